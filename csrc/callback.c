@@ -1,0 +1,494 @@
+/*
+ * callback.c - the lws protocol callback: every lws event for every
+ * connection of the core lands here, on the service thread, and becomes a
+ * state change and/or a queued event for the caller.  Also the WRITEABLE
+ * handler, which gathers queued frames into one write.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "internal.h"
+
+static gws_context *ctx_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+/* ---- write path ---------------------------------------------------------- */
+
+int gws_do_write(struct gws_conn *c)
+{
+	gws_context *ctx = c->ctx;
+	uint8_t *batch = ctx->batch;
+	size_t pos = 0;
+	bool more, close_now = false;
+	int close_code = 0;
+	char reason[124];
+	size_t reason_len = 0;
+	gws_txq_item *done = NULL;
+
+	if (c->dropping)
+		return -1;
+	gws_ctx_lock(ctx);
+	if (c->ping_due) {
+		uint8_t mask[4];
+
+		if (c->is_client)
+			gws_mask_key(ctx, mask);
+		pos += gws_frame_header(batch, 0x9, 0, c->is_client ? mask : NULL);
+		c->ping_due = false;
+		c->awaiting_pong = true;
+	}
+	while (c->tx_head && pos + GWS_MAX_FRAME_HEADER < GWS_WRITE_BATCH) {
+		gws_txq_item *it = c->tx_head;
+		gws_msg *m = it->msg;
+		size_t n;
+
+		if (!c->tx_started) {
+			if (c->is_client)
+				gws_mask_key(ctx, c->tx_mask);
+			pos += gws_frame_header(batch + pos, m->opcode, m->len,
+			                        c->is_client ? c->tx_mask : NULL);
+			c->tx_started = true;
+			c->tx_off = 0;
+		}
+		n = m->len - c->tx_off;
+		if (n > GWS_WRITE_BATCH - pos)
+			n = GWS_WRITE_BATCH - pos;
+		memcpy(batch + pos, m->data + c->tx_off, n);
+		if (c->is_client)
+			gws_mask(batch + pos, n, c->tx_mask, c->tx_off);
+		pos += n;
+		c->tx_off += n;
+		if (c->tx_off < m->len)
+			break;
+		/* whole message issued */
+		c->tx_head = it->next;
+		if (!c->tx_head)
+			c->tx_tail = NULL;
+		c->tx_count--;
+		c->tx_bytes -= m->len;
+		c->tx_started = false;
+		c->tx_off = 0;
+		it->next = done;
+		done = it;
+	}
+	more = c->tx_head != NULL;
+	if (!more && c->close_requested) {
+		close_now = true;
+		close_code = c->close_code;
+		reason_len = c->close_reason_len;
+		memcpy(reason, c->close_reason, reason_len);
+	}
+	if (!more)
+		c->write_requested = false;
+	gws_ctx_unlock(ctx);
+
+	while (done) {
+		gws_txq_item *next = done->next;
+
+		gws_msg_unref(done->msg);
+		free(done);
+		done = next;
+	}
+	if (pos && lws_write(c->wsi, batch, pos, LWS_WRITE_HTTP) < (int)pos)
+		return -1;
+	if (close_now) {
+		/* lws sends the close frame and waits for the peer's reply. */
+		lws_close_reason(c->wsi, (enum lws_close_status)close_code,
+		                 (unsigned char *)reason, reason_len);
+		return -1;
+	}
+	if (more)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+static void on_open(struct gws_conn *c, struct lws *wsi)
+{
+	gws_context *ctx = c->ctx;
+	char proto[128] = "", host[256] = "", path[1024] = "", ip[64] = "";
+	uint8_t data[sizeof(proto) + sizeof(host) + sizeof(path) + sizeof(ip)];
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int port = 0, fd = lws_get_socket_fd(wsi), one = 1;
+	size_t n = 0, k;
+	const struct lws_protocols *p = lws_get_protocol(wsi);
+
+	if (c->is_client) {
+		if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) < 0)
+			proto[0] = 0;
+	} else {
+		if (p && p->name && lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL))
+			snprintf(proto, sizeof(proto), "%s", p->name);
+		if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) < 0)
+			host[0] = 0;
+		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0)
+			path[0] = 0;
+	}
+	if (fd >= 0) {
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (!getpeername(fd, (struct sockaddr *)&ss, &sl)) {
+			if (ss.ss_family == AF_INET) {
+				struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+				inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+				port = ntohs(a->sin_port);
+			} else if (ss.ss_family == AF_INET6) {
+				struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+				/* IPv4 peers of a dual-stack socket read as
+				 * dotted quads, as Godot renders them. */
+				if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
+					inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], ip, sizeof(ip));
+				else
+					inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+				port = ntohs(a->sin6_port);
+			}
+		}
+	}
+	k = strlen(proto); memcpy(data + n, proto, k + 1); n += k + 1;
+	k = strlen(host); memcpy(data + n, host, k + 1); n += k + 1;
+	k = strlen(path); memcpy(data + n, path, k + 1); n += k + 1;
+	k = strlen(ip); memcpy(data + n, ip, k); n += k;
+
+	gws_ctx_lock(ctx);
+	if (!c->closed_reported) {
+		c->state = GWS_STATE_OPEN;
+		gws_emit_locked(c->group, GWS_EV_OPEN, c->serial, port, data, n);
+		if (c->heartbeat_ms > 0)
+			lws_set_timer_usecs(wsi, 1);
+	}
+	gws_ctx_unlock(ctx);
+}
+
+/* Returns -1 when the connection must be failed. */
+static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_t len)
+{
+	gws_context *ctx = c->ctx;
+	bool final = lws_is_final_fragment(wsi);
+	size_t remaining = lws_remaining_packet_payload(wsi);
+	int64_t limit;
+	uint64_t total;
+
+	if (!c->rx_in_message) {
+		c->rx_in_message = true;
+		c->rx_text = !lws_frame_is_binary(wsi);
+		c->rx.len = 0;
+	}
+	total = (uint64_t)c->rx.len + len + (final ? 0 : remaining);
+	gws_ctx_lock(ctx);
+	limit = c->limits.inbound_buffer_size;
+	if (limit >= 0 && total > (uint64_t)limit) {
+		/* Godot fails the connection: close 1009, then CLOSED at once
+		 * with the code we sent. */
+		static const char why[] = "Message too big";
+
+		gws_emit_log_locked(c->group, c->serial, 40,
+			"Message of more than %lld bytes (inbound_buffer_size) received, closing with 1009",
+			(long long)limit);
+		gws_conn_report_closed_locked(c, 1009, why, sizeof(why) - 1);
+		gws_ctx_unlock(ctx);
+		c->rx_in_message = false;
+		gws_bytes_free(&c->rx);
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+		                 (unsigned char *)why, sizeof(why) - 1);
+		return -1;
+	}
+	gws_ctx_unlock(ctx);
+
+	if (!final || c->rx.len) {
+		if (gws_bytes_append(&c->rx, in, len)) {
+			gws_ctx_lock(ctx);
+			gws_emit_log_locked(c->group, c->serial, 40,
+			                    "Out of memory while receiving a message");
+			gws_conn_report_closed_locked(c, -1, "", 0);
+			gws_ctx_unlock(ctx);
+			return -1;
+		}
+		if (!final)
+			return 0;
+		in = c->rx.data;
+		len = c->rx.len;
+	}
+	c->rx_in_message = false;
+
+	gws_ctx_lock(ctx);
+	if (!c->closed_reported) {
+		gws_emit_locked(c->group, GWS_EV_MESSAGE, c->serial, c->rx_text ? 1 : 0, in, len);
+		c->rx_msgs_held++;
+		c->rx_bytes_held += len;
+		if (c->group->auto_release)
+			gws_group_mark_dirty_locked(c->group, c);
+		if (!c->rx_paused && gws_conn_rx_over_limit_locked(c)) {
+			/* Back-pressure: stop reading until the caller
+			 * consumes; nothing is dropped. */
+			c->rx_paused = true;
+			lws_rx_flow_control(wsi, 0);
+		}
+	}
+	gws_ctx_unlock(ctx);
+	c->rx.len = 0;
+	if (c->rx.cap > 65536)
+		gws_bytes_free(&c->rx);
+	return 0;
+}
+
+static void on_peer_close(struct gws_conn *c, const uint8_t *in, size_t len)
+{
+	gws_context *ctx = c->ctx;
+	int code = len >= 2 ? (in[0] << 8) | in[1] : 0;
+	const uint8_t *reason = len > 2 ? in + 2 : (const uint8_t *)"";
+	size_t rlen = len > 2 ? len - 2 : 0;
+
+	gws_ctx_lock(ctx);
+	if (!c->closed_reported && c->state == GWS_STATE_OPEN) {
+		c->state = GWS_STATE_CLOSING;
+		c->close_code = code;
+		if (rlen > sizeof(c->close_reason))
+			rlen = sizeof(c->close_reason);
+		memcpy(c->close_reason, reason, rlen);
+		c->close_reason_len = rlen;
+		gws_emit_locked(c->group, GWS_EV_CLOSING, c->serial, code, reason, rlen);
+	}
+	gws_ctx_unlock(ctx);
+}
+
+static void on_destroy(struct gws_conn *c, struct lws *wsi)
+{
+	gws_context *ctx = c->ctx;
+
+	gws_ctx_lock(ctx);
+	if (!c->closed_reported)
+		gws_conn_report_closed_locked(c, c->state == GWS_STATE_CONNECTING ? -1 : c->close_code,
+		                              c->close_reason, c->close_reason_len);
+	gws_conn_clear_tx_locked(c);
+	c->write_requested = false;
+	gws_ctx_unlock(ctx);
+	lws_set_opaque_user_data(wsi, NULL);
+	c->wsi = NULL;
+	gws_bytes_free(&c->rx);
+	if (c->wsi_ref) {
+		c->wsi_ref = false;
+		gws_conn_unref(c);
+	}
+}
+
+/* A server socket was accepted (or adopted): it becomes a connection. */
+static void on_server_wsi(struct lws *wsi)
+{
+	gws_context *ctx = ctx_of(wsi);
+	struct gws_listener *l = lws_vhost_user(lws_get_vhost(wsi));
+	struct gws_conn *c = ctx->adopting;
+	uintptr_t ptr;
+
+	if (c) {
+		/* accept_stream(): the conn exists already. */
+		ctx->adopting = NULL;
+		gws_conn_ref(c);
+		c->wsi = wsi;
+		c->wsi_ref = true;
+		lws_set_opaque_user_data(wsi, c);
+		return;
+	}
+	if (!l)
+		return;
+	gws_ctx_lock(ctx);
+	if (l->released || ctx->shut_down) {
+		gws_ctx_unlock(ctx);
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		return;
+	}
+	c = gws_conn_alloc_locked(l->group, &l->args.limits, false);
+	if (!c) {
+		gws_emit_log_locked(l->group, 0, 40, "Out of memory accepting a connection");
+		gws_ctx_unlock(ctx);
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		return;
+	}
+	gws_conn_ref(c);             /* one for the caller, one for the wsi */
+	gws_listener_ref(l);
+	c->listener = l;
+	c->wsi = wsi;
+	c->wsi_ref = true;
+	c->state = GWS_STATE_CONNECTING;
+	ptr = (uintptr_t)c;
+	gws_emit_locked(l->group, GWS_EV_ACCEPTED, c->serial, 0, &ptr, sizeof(ptr));
+	gws_ctx_unlock(ctx);
+	lws_set_opaque_user_data(wsi, c);
+}
+
+static int append_lines(char **p, char *end, const char *lines)
+{
+	size_t n;
+
+	if (!lines || !*lines)
+		return 0;
+	n = strlen(lines);
+	if ((size_t)(end - *p) < n + 3)
+		return -1;
+	memcpy(*p, lines, n);
+	*p += n;
+	memcpy(*p, "\r\n", 2);
+	*p += 2;
+	**p = 0;
+	return 0;
+}
+
+static int on_timer(struct gws_conn *c, struct lws *wsi)
+{
+	gws_context *ctx = c->ctx;
+	int64_t ms;
+
+	gws_ctx_lock(ctx);
+	ms = c->heartbeat_ms;
+	if (c->state != GWS_STATE_OPEN || ms <= 0) {
+		gws_ctx_unlock(ctx);
+		return 0;
+	}
+	if (c->awaiting_pong) {
+		gws_emit_log_locked(c->group, c->serial, 30,
+			"No pong within heartbeat_interval (%lld ms): dropping the connection",
+			(long long)ms);
+		gws_conn_report_closed_locked(c, -1, "", 0);
+		gws_ctx_unlock(ctx);
+		return -1;
+	}
+	c->ping_due = true;
+	gws_ctx_unlock(ctx);
+	lws_callback_on_writable(wsi);
+	lws_set_timer_usecs(wsi, (lws_usec_t)ms * 1000);
+	return 0;
+}
+
+int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                     void *user, void *in, size_t len)
+{
+	struct gws_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+
+	(void)user;
+	switch (reason) {
+	case LWS_CALLBACK_WSI_CREATE:
+		if (!c && !lws_vhost_user(lws_get_vhost(wsi)) && !ctx_of(wsi)->adopting)
+			return 0;  /* a client wsi, bound in client.c */
+		if (!c)
+			on_server_wsi(wsi);
+		return 0;
+
+	case LWS_CALLBACK_HTTP:
+		/* A plain HTTP request on a WebSocket port: Godot drops it. */
+		return -1;
+
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+		struct gws_listener *l = lws_vhost_user(lws_get_vhost(wsi));
+
+		/* We serve sub-protocols but the client offered none:
+		 * Godot refuses the handshake. */
+		if (l && l->nprotocols && !lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL))
+			return 1;
+		return 0;
+	}
+
+	case LWS_CALLBACK_ADD_HEADERS: {
+		struct lws_process_html_args *a = in;
+		struct gws_listener *l = lws_vhost_user(lws_get_vhost(wsi));
+		const char *lines = c && c->headers ? c->headers : (l ? l->args.headers : NULL);
+
+		if (a && lines) {
+			char *p = a->p;
+
+			if (append_lines(&p, a->p + a->max_len, lines))
+				return -1;
+			a->max_len -= (int)(p - a->p);
+			a->p = p;
+		}
+		return 0;
+	}
+
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+		if (c && c->headers) {
+			char **p = in;
+
+			if (append_lines(p, *p + len, c->headers))
+				return -1;
+		}
+		return 0;
+
+	case LWS_CALLBACK_ESTABLISHED:
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		if (c)
+			on_open(c, wsi);
+		return 0;
+
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (c) {
+			gws_ctx_lock(c->ctx);
+			gws_emit_log_locked(c->group, c->serial, 30, "Connection failed: %s",
+			                    in ? (const char *)in : "unknown error");
+			gws_conn_report_closed_locked(c, -1, "", 0);
+			gws_ctx_unlock(c->ctx);
+		}
+		return 0;
+
+	case LWS_CALLBACK_RECEIVE:
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if (c)
+			return on_receive(c, wsi, in, len);
+		return 0;
+
+	case LWS_CALLBACK_RECEIVE_PONG:
+	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+		if (c)
+			c->awaiting_pong = false;
+		return 0;
+
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (c)
+			on_peer_close(c, in, len);
+		return 0;
+
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		if (c)
+			return gws_do_write(c);
+		return 0;
+
+	case LWS_CALLBACK_TIMER:
+		if (c)
+			return on_timer(c, wsi);
+		return 0;
+
+	case LWS_CALLBACK_PROTOCOL_DESTROY: {
+		/* The vhost is gone: it no longer needs the listener, whose
+		 * strings its protocol table points at. */
+		struct gws_listener *l = lws_vhost_user(lws_get_vhost(wsi));
+		const struct lws_protocols *p = lws_get_protocol(wsi);
+
+		if (l && p && p->name && !p->name[0] && l->vhost_ref) {
+			l->vhost_ref = false;
+			gws_listener_unref(l);
+		}
+		return 0;
+	}
+
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (c)
+			on_destroy(c, wsi);
+		return 0;
+
+	default:
+		return 0;
+	}
+}
+
+const struct lws_protocols gws_client_protocols[] = {
+	{ "gws-client", gws_lws_callback, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};

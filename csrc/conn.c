@@ -1,0 +1,404 @@
+/*
+ * conn.c - connection objects: ownership, outbound queue and limits,
+ * inbound budget, and the calls the caller makes on a connection.
+ *
+ * A connection is referenced by the caller's handle, by its lws wsi while
+ * one exists, and by every queued command naming it; it is freed when the
+ * last of those goes.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+gws_msg *gws_msg_new(const void *data, size_t len, int text)
+{
+	gws_msg *m = malloc(sizeof(*m) + (len ? len : 1));
+
+	if (!m)
+		return NULL;
+	atomic_init(&m->refs, 1);
+	m->len = len;
+	m->opcode = text ? 0x1 : 0x2;
+	if (len)
+		memcpy(m->data, data, len);
+	return m;
+}
+
+void gws_msg_unref(gws_msg *m)
+{
+	if (m && atomic_fetch_sub(&m->refs, 1) == 1)
+		free(m);
+}
+
+void gws_conn_ref(struct gws_conn *c) { atomic_fetch_add(&c->refs, 1); }
+
+static void free_args(struct gws_conn *c)
+{
+	free(c->address);
+	free(c->path);
+	free(c->host_header);
+	free(c->protocols);
+	free(c->headers);
+	c->address = c->path = c->host_header = c->protocols = c->headers = NULL;
+	gws_tls_free(c->tls);
+	c->tls = NULL;
+}
+
+void gws_conn_unref(struct gws_conn *c)
+{
+	gws_context *ctx;
+
+	if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+		return;
+	ctx = c->ctx;
+	gws_ctx_lock(ctx);
+	if (c->cprev)
+		c->cprev->cnext = c->cnext;
+	else if (ctx->conns == c)
+		ctx->conns = c->cnext;
+	if (c->cnext)
+		c->cnext->cprev = c->cprev;
+	gws_conn_clear_tx_locked(c);
+	gws_ctx_unlock(ctx);
+	if (c->fd >= 0)
+		close(c->fd);
+	free_args(c);
+	gws_bytes_free(&c->rx);
+	if (c->listener)
+		gws_listener_unref(c->listener);
+	gws_group_unref(c->group);
+	free(c);
+}
+
+struct gws_conn *gws_conn_alloc_locked(gws_group *g, const gws_limits *limits,
+                                       bool is_client)
+{
+	gws_context *ctx = g->ctx;
+	struct gws_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	atomic_init(&c->refs, 1);
+	c->ctx = ctx;
+	c->group = g;
+	gws_group_ref(g);
+	c->serial = ctx->next_serial++;
+	if (!ctx->next_serial)
+		ctx->next_serial = 1;
+	c->is_client = is_client;
+	c->state = GWS_STATE_CLOSED;
+	c->close_code = -1;
+	c->fd = -1;
+	c->limits = *limits;
+	c->cnext = ctx->conns;
+	if (ctx->conns)
+		ctx->conns->cprev = c;
+	ctx->conns = c;
+	return c;
+}
+
+int gws_conn_new(gws_group *g, const gws_limits *limits, gws_conn **out)
+{
+	gws_context *ctx = g->ctx;
+	struct gws_conn *c;
+
+	*out = NULL;
+	gws_ctx_lock(ctx);
+	if (ctx->shut_down) {
+		gws_ctx_unlock(ctx);
+		return GWS_FAILED;
+	}
+	c = gws_conn_alloc_locked(g, limits, true);
+	gws_ctx_unlock(ctx);
+	if (!c)
+		return GWS_ERR_OUT_OF_MEMORY;
+	*out = c;
+	return GWS_OK;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int gws_conn_connect(gws_conn *c, const gws_connect_args *a)
+{
+	gws_context *ctx = c->ctx;
+	int r;
+
+	if (!a->address || !a->path || !a->host_header || a->port <= 0 || a->port > 65535)
+		return GWS_ERR_INVALID_PARAMETER;
+	gws_ctx_lock(ctx);
+	if (c->state == GWS_STATE_CONNECTING || c->state == GWS_STATE_OPEN ||
+	    c->wsi || c->caller_released) {
+		gws_ctx_unlock(ctx);
+		return GWS_ERR_ALREADY_IN_USE;
+	}
+	free_args(c);
+	c->address = strdup(a->address);
+	c->path = strdup(a->path);
+	c->host_header = strdup(a->host_header);
+	c->protocols = dup_or_null(a->protocols);
+	c->headers = dup_or_null(a->headers);
+	c->tls = a->tls ? gws_tls_copy(a->tls) : NULL;
+	c->port = a->port;
+	if (!c->address || !c->path || !c->host_header || (a->tls && !c->tls)) {
+		free_args(c);
+		gws_ctx_unlock(ctx);
+		return GWS_ERR_OUT_OF_MEMORY;
+	}
+	c->state = GWS_STATE_CONNECTING;
+	c->closed_reported = false;
+	c->close_requested = false;
+	c->close_code = -1;
+	c->close_reason_len = 0;
+	c->rx_msgs_held = c->rx_bytes_held = 0;
+	c->rx_paused = false;
+	r = gws_post_locked(ctx, GWS_CMD_CONNECT, c, NULL, 0);
+	if (r != GWS_OK)
+		c->state = GWS_STATE_CLOSED;
+	gws_ctx_unlock(ctx);
+	return r;
+}
+
+uint32_t gws_conn_serial(const gws_conn *c) { return c->serial; }
+
+int gws_conn_state(const gws_conn *c)
+{
+	int s;
+
+	gws_ctx_lock(c->ctx);
+	s = c->state;
+	gws_ctx_unlock(c->ctx);
+	return s;
+}
+
+int gws_conn_send(gws_conn *c, const char *data, size_t len, int text)
+{
+	gws_context *ctx = c->ctx;
+	gws_txq_item *it;
+	gws_msg *m;
+
+	gws_ctx_lock(ctx);
+	if (c->state != GWS_STATE_OPEN || c->close_requested) {
+		gws_ctx_unlock(ctx);
+		return GWS_FAILED;
+	}
+	if (c->tx_count >= (uint64_t)(c->limits.max_queued_packets > 0 ?
+	                              c->limits.max_queued_packets : 0) ||
+	    (c->limits.outbound_buffer_size > 0 &&
+	     c->tx_bytes + len > (uint64_t)c->limits.outbound_buffer_size)) {
+		gws_ctx_unlock(ctx);
+		return GWS_ERR_OUT_OF_MEMORY;
+	}
+	gws_ctx_unlock(ctx);
+
+	/* Copy outside the lock: the service thread never waits on a memcpy. */
+	m = gws_msg_new(data, len, text);
+	it = malloc(sizeof(*it));
+	if (!m || !it) {
+		gws_msg_unref(m);
+		free(it);
+		return GWS_ERR_OUT_OF_MEMORY;
+	}
+	it->msg = m;
+	it->next = NULL;
+
+	gws_ctx_lock(ctx);
+	if (c->state != GWS_STATE_OPEN || c->close_requested) {
+		gws_ctx_unlock(ctx);
+		gws_msg_unref(m);
+		free(it);
+		return GWS_FAILED;
+	}
+	if (c->tx_tail)
+		c->tx_tail->next = it;
+	else
+		c->tx_head = it;
+	c->tx_tail = it;
+	c->tx_count++;
+	c->tx_bytes += len;
+	if (!c->write_requested) {
+		c->write_requested = true;
+		gws_post_locked(ctx, GWS_CMD_WRITABLE, c, NULL, 0);
+	}
+	gws_ctx_unlock(ctx);
+	return GWS_OK;
+}
+
+void gws_conn_clear_tx_locked(struct gws_conn *c)
+{
+	gws_txq_item *it = c->tx_head, *next;
+
+	for (; it; it = next) {
+		next = it->next;
+		gws_msg_unref(it->msg);
+		free(it);
+	}
+	c->tx_head = c->tx_tail = NULL;
+	c->tx_count = c->tx_bytes = 0;
+	c->tx_off = 0;
+	c->tx_started = false;
+}
+
+static void member_remove_locked(struct gws_conn *c)
+{
+	gws_group *g = c->group;
+
+	if (!c->member)
+		return;
+	if (c->mprev)
+		c->mprev->mnext = c->mnext;
+	else
+		g->members = c->mnext;
+	if (c->mnext)
+		c->mnext->mprev = c->mprev;
+	c->mprev = c->mnext = NULL;
+	c->member = false;
+}
+
+void gws_conn_report_closed_locked(struct gws_conn *c, int code,
+                                   const char *reason, size_t reason_len)
+{
+	if (c->closed_reported)
+		return;
+	c->closed_reported = true;
+	c->state = GWS_STATE_CLOSED;
+	c->close_code = code;
+	if (reason_len > sizeof(c->close_reason))
+		reason_len = sizeof(c->close_reason);
+	if (reason_len)
+		memcpy(c->close_reason, reason, reason_len);
+	c->close_reason_len = reason_len;
+	member_remove_locked(c);
+	gws_emit_locked(c->group, GWS_EV_CLOSED, c->serial, code, reason, reason_len);
+}
+
+int gws_conn_close(gws_conn *c, int code, const char *reason, size_t reason_len)
+{
+	gws_context *ctx = c->ctx;
+	int r = GWS_OK;
+
+	gws_ctx_lock(ctx);
+	if (code < 0 || c->state == GWS_STATE_CONNECTING) {
+		/* Immediate: no close frame; queued data is discarded. */
+		if (c->state != GWS_STATE_CLOSED) {
+			gws_conn_clear_tx_locked(c);
+			gws_conn_report_closed_locked(c, c->close_code, "", 0);
+		}
+		r = gws_post_locked(ctx, GWS_CMD_DROP, c, NULL, 0);
+	} else if (c->state == GWS_STATE_OPEN && !c->close_requested) {
+		if (reason_len > 123)
+			reason_len = 123;
+		c->close_requested = true;
+		c->state = GWS_STATE_CLOSING;
+		/* Until the peer answers, the code we sent is the best answer
+		 * to get_close_code(); lws does not expose the echo. */
+		c->close_code = code;
+		if (reason_len)
+			memcpy(c->close_reason, reason, reason_len);
+		c->close_reason_len = reason_len;
+		member_remove_locked(c);
+		r = gws_post_locked(ctx, GWS_CMD_CLOSE, c, NULL, code);
+	}
+	gws_ctx_unlock(ctx);
+	return r;
+}
+
+void gws_conn_set_member(gws_conn *c, int member)
+{
+	gws_group *g = c->group;
+
+	gws_ctx_lock(c->ctx);
+	if (member && !c->member && c->state == GWS_STATE_OPEN) {
+		c->member = true;
+		c->mprev = NULL;
+		c->mnext = g->members;
+		if (g->members)
+			g->members->mprev = c;
+		g->members = c;
+	} else if (!member) {
+		member_remove_locked(c);
+	}
+	gws_ctx_unlock(c->ctx);
+}
+
+void gws_conn_set_limits(gws_conn *c, const gws_limits *limits)
+{
+	gws_ctx_lock(c->ctx);
+	c->limits = *limits;
+	gws_ctx_unlock(c->ctx);
+}
+
+void gws_conn_set_heartbeat(gws_conn *c, int64_t interval_ms)
+{
+	gws_ctx_lock(c->ctx);
+	if (c->heartbeat_ms != interval_ms) {
+		c->heartbeat_ms = interval_ms;
+		if (c->state == GWS_STATE_OPEN)
+			gws_post_locked(c->ctx, GWS_CMD_HEARTBEAT, c, NULL, 0);
+	}
+	gws_ctx_unlock(c->ctx);
+}
+
+void gws_conn_set_no_delay(gws_conn *c, int enabled)
+{
+	gws_ctx_lock(c->ctx);
+	gws_post_locked(c->ctx, GWS_CMD_NODELAY, c, NULL, enabled);
+	gws_ctx_unlock(c->ctx);
+}
+
+int64_t gws_conn_outbound_buffered(const gws_conn *c)
+{
+	int64_t n;
+
+	gws_ctx_lock(c->ctx);
+	n = c->state == GWS_STATE_OPEN ? (int64_t)c->tx_bytes : 0;
+	gws_ctx_unlock(c->ctx);
+	return n;
+}
+
+bool gws_conn_rx_over_limit_locked(const struct gws_conn *c)
+{
+	return (c->limits.max_queued_packets > 0 &&
+	        c->rx_msgs_held >= (uint64_t)c->limits.max_queued_packets) ||
+	       (c->limits.inbound_buffer_size > 0 &&
+	        c->rx_bytes_held >= (uint64_t)c->limits.inbound_buffer_size);
+}
+
+void gws_conn_credit_rx_locked(struct gws_conn *c, uint64_t msgs, uint64_t bytes)
+{
+	c->rx_msgs_held -= msgs < c->rx_msgs_held ? msgs : c->rx_msgs_held;
+	c->rx_bytes_held -= bytes < c->rx_bytes_held ? bytes : c->rx_bytes_held;
+	if (c->rx_paused && !gws_conn_rx_over_limit_locked(c))
+		gws_post_locked(c->ctx, GWS_CMD_RX_RESUME, c, NULL, 0);
+}
+
+void gws_conn_rx_release(gws_conn *c, uint64_t msgs, uint64_t bytes)
+{
+	gws_ctx_lock(c->ctx);
+	gws_conn_credit_rx_locked(c, msgs, bytes);
+	gws_ctx_unlock(c->ctx);
+}
+
+void gws_conn_release(gws_conn *c)
+{
+	gws_context *ctx;
+
+	if (!c)
+		return;
+	ctx = c->ctx;
+	gws_ctx_lock(ctx);
+	c->caller_released = true;
+	member_remove_locked(c);
+	if (!c->closed_reported) {
+		gws_conn_clear_tx_locked(c);
+		c->closed_reported = true;  /* nobody listens any more */
+		c->state = GWS_STATE_CLOSED;
+	}
+	gws_post_locked(ctx, GWS_CMD_DROP, c, NULL, 0);
+	gws_ctx_unlock(ctx);
+	gws_conn_unref(c);
+}

@@ -1,0 +1,317 @@
+/*
+ * context.c - the lws context, its service thread and the command queue.
+ *
+ * Only the service thread calls lws.  Other threads queue gws_cmd items under
+ * ctx->lock and wake the thread with lws_cancel_service(), the one lws call
+ * documented as safe from any thread.  One wake-up is in flight at a time
+ * (wake_pending), so a burst of sends costs a single pipe write.
+ */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void gws_ctx_lock(gws_context *ctx) { pthread_mutex_lock(&ctx->lock); }
+void gws_ctx_unlock(gws_context *ctx) { pthread_mutex_unlock(&ctx->lock); }
+
+void gws_context_ref(gws_context *ctx) { atomic_fetch_add(&ctx->refs, 1); }
+
+void gws_context_release(gws_context *ctx)
+{
+	if (!ctx || atomic_fetch_sub(&ctx->refs, 1) != 1)
+		return;
+	pthread_mutex_destroy(&ctx->lock);
+	pthread_cond_destroy(&ctx->cond);
+	free(ctx->batch);
+	free(ctx);
+}
+
+int gws_post_locked(gws_context *ctx, gws_cmd_type type, struct gws_conn *c,
+                    struct gws_listener *l, int arg)
+{
+	gws_cmd *cmd;
+
+	if (ctx->shut_down)
+		return GWS_FAILED;
+	cmd = calloc(1, sizeof(*cmd));
+	if (!cmd)
+		return GWS_ERR_OUT_OF_MEMORY;
+	cmd->type = type;
+	cmd->conn = c;
+	cmd->listener = l;
+	cmd->arg = arg;
+	if (c)
+		gws_conn_ref(c);
+	if (l)
+		gws_listener_ref(l);
+	if (ctx->cmd_tail)
+		ctx->cmd_tail->next = cmd;
+	else
+		ctx->cmd_head = cmd;
+	ctx->cmd_tail = cmd;
+	if (ctx->threaded && !ctx->wake_pending && ctx->lws) {
+		ctx->wake_pending = true;
+		lws_cancel_service(ctx->lws);
+	}
+	return GWS_OK;
+}
+
+static void run_one(gws_context *ctx, gws_cmd *cmd)
+{
+	struct gws_conn *c = cmd->conn;
+	struct lws *wsi = c ? c->wsi : NULL;
+
+	switch (cmd->type) {
+	case GWS_CMD_CONNECT:
+		gws_client_connect(c);
+		break;
+	case GWS_CMD_ACCEPT_FD: {
+		lws_sock_file_fd_type fd;
+		struct lws_vhost *vh = c->listener ? c->listener->vhost : NULL;
+		struct lws *nw = NULL;
+
+		fd.sockfd = c->fd;
+		c->fd = -1;
+		if (vh && fd.sockfd >= 0) {
+			/* on_server_wsi() binds the new wsi to this conn. */
+			ctx->adopting = c;
+			nw = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP,
+			                                fd, NULL, NULL);
+			ctx->adopting = NULL;
+		}
+		if (!nw) {
+			if (!vh && fd.sockfd >= 0)
+				close(fd.sockfd);
+			gws_ctx_lock(ctx);
+			gws_emit_log_locked(c->group, c->serial, 40,
+			                    "accept_stream: could not adopt the socket");
+			gws_conn_report_closed_locked(c, -1, "", 0);
+			gws_ctx_unlock(ctx);
+		}
+		break;
+	}
+	case GWS_CMD_WRITABLE:
+		if (wsi)
+			lws_callback_on_writable(wsi);
+		break;
+	case GWS_CMD_CLOSE:
+		if (wsi)
+			lws_callback_on_writable(wsi);
+		break;
+	case GWS_CMD_DROP:
+		if (wsi && !c->dropping) {
+			c->dropping = true;
+			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		}
+		break;
+	case GWS_CMD_RX_RESUME:
+		if (wsi) {
+			bool resume;
+
+			gws_ctx_lock(ctx);
+			resume = c->rx_paused && !gws_conn_rx_over_limit_locked(c);
+			if (resume)
+				c->rx_paused = false;
+			gws_ctx_unlock(ctx);
+			if (resume)
+				lws_rx_flow_control(wsi, 1);
+		}
+		break;
+	case GWS_CMD_HEARTBEAT:
+		if (wsi) {
+			int64_t ms;
+
+			gws_ctx_lock(ctx);
+			ms = c->heartbeat_ms;
+			gws_ctx_unlock(ctx);
+			c->awaiting_pong = false;
+			/* The first ping goes out at once, as in Godot, whose
+			 * "last ping" time starts at 0. */
+			lws_set_timer_usecs(wsi, ms > 0 ? 1 : LWS_SET_TIMER_USEC_CANCEL);
+		}
+		break;
+	case GWS_CMD_NODELAY:
+		if (wsi) {
+			int one = cmd->arg ? 1 : 0;
+			int fd = lws_get_socket_fd(wsi);
+
+			if (fd >= 0)
+				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		}
+		break;
+	case GWS_CMD_LISTEN: {
+		struct gws_listener *l = cmd->listener;
+		int r = gws_listener_create_vhost(l);
+
+		gws_ctx_lock(ctx);
+		l->result = r;
+		l->done = true;
+		pthread_cond_broadcast(&ctx->cond);
+		gws_ctx_unlock(ctx);
+		break;
+	}
+	case GWS_CMD_UNLISTEN: {
+		struct gws_listener *l = cmd->listener;
+
+		if (l->vhost) {
+			lws_vhost_destroy(l->vhost);
+			l->vhost = NULL;
+		}
+		break;
+	}
+	}
+}
+
+int gws_run_commands(gws_context *ctx)
+{
+	gws_cmd *cmd, *next;
+	int n = 0;
+
+	gws_ctx_lock(ctx);
+	cmd = ctx->cmd_head;
+	ctx->cmd_head = ctx->cmd_tail = NULL;
+	ctx->wake_pending = false;
+	gws_ctx_unlock(ctx);
+
+	for (; cmd; cmd = next) {
+		next = cmd->next;
+		run_one(ctx, cmd);
+		if (cmd->conn)
+			gws_conn_unref(cmd->conn);
+		if (cmd->listener)
+			gws_listener_unref(cmd->listener);
+		free(cmd);
+		n++;
+	}
+	return n;
+}
+
+static void *service_main(void *arg)
+{
+	gws_context *ctx = arg;
+	sigset_t all;
+
+	/* Signals (Ctrl-C) belong to the interpreter's main thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	while (!atomic_load(&ctx->stopping)) {
+		gws_run_commands(ctx);
+		if (lws_service(ctx->lws, 0) < 0)
+			break;
+	}
+	gws_run_commands(ctx);
+	return NULL;
+}
+
+static int log_level = 0;
+
+void gws_set_lws_log_level(int level)
+{
+	log_level = level;
+	lws_set_log_level(level, NULL);
+}
+
+int gws_context_new(int threaded, gws_context **out)
+{
+	struct lws_context_creation_info info;
+	gws_context *ctx;
+
+	*out = NULL;
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return GWS_ERR_OUT_OF_MEMORY;
+	ctx->batch = malloc(GWS_WRITE_BATCH);
+	if (!ctx->batch) {
+		free(ctx);
+		return GWS_ERR_OUT_OF_MEMORY;
+	}
+	atomic_init(&ctx->refs, 1);
+	atomic_init(&ctx->stopping, false);
+	pthread_mutex_init(&ctx->lock, NULL);
+	pthread_cond_init(&ctx->cond, NULL);
+	ctx->threaded = threaded != 0;
+	ctx->next_serial = 1;
+	ctx->rnd_off = sizeof(ctx->rnd);
+	lws_set_log_level(log_level, NULL);
+
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+	               LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+	               LWS_SERVER_OPTION_VALIDATE_UTF8;
+	info.user = ctx;
+	/* One thread of service; no internal timeouts of ours beyond lws'
+	 * own handshake guards. */
+	info.count_threads = 1;
+	info.fd_limit_per_thread = 0;
+	info.timeout_secs = 20;
+	ctx->lws = lws_create_context(&info);
+	if (!ctx->lws) {
+		gws_context_release(ctx);
+		return GWS_ERR_CANT_CREATE;
+	}
+	if (gws_client_vhost_for(ctx, NULL, &ctx->client_vhost) != GWS_OK) {
+		lws_context_destroy(ctx->lws);
+		ctx->lws = NULL;
+		gws_context_release(ctx);
+		return GWS_ERR_CANT_CREATE;
+	}
+	if (ctx->threaded &&
+	    pthread_create(&ctx->thread, NULL, service_main, ctx) != 0) {
+		lws_context_destroy(ctx->lws);
+		ctx->lws = NULL;
+		gws_context_release(ctx);
+		return GWS_ERR_CANT_CREATE;
+	}
+	*out = ctx;
+	return GWS_OK;
+}
+
+int gws_context_is_threaded(const gws_context *ctx) { return ctx->threaded; }
+
+void gws_context_service(gws_context *ctx)
+{
+	if (ctx->threaded || !ctx->lws)
+		return;
+	gws_run_commands(ctx);
+	lws_service(ctx->lws, -1);
+	gws_run_commands(ctx);
+}
+
+void gws_context_shutdown(gws_context *ctx)
+{
+	struct gws_conn *c;
+
+	if (!ctx)
+		return;
+	gws_ctx_lock(ctx);
+	if (ctx->shut_down) {
+		gws_ctx_unlock(ctx);
+		return;
+	}
+	ctx->shut_down = true;
+	/* Every connection reports CLOSED now; lws tears the sockets down. */
+	for (c = ctx->conns; c; c = c->cnext)
+		gws_conn_report_closed_locked(c, -1, "", 0);
+	gws_ctx_unlock(ctx);
+
+	if (ctx->threaded) {
+		atomic_store(&ctx->stopping, true);
+		lws_cancel_service(ctx->lws);
+		pthread_join(ctx->thread, NULL);
+	} else {
+		gws_run_commands(ctx);
+	}
+	/* Destroying the context closes every wsi; the callbacks run here, on
+	 * this thread, which is now the only one that touches lws. */
+	lws_context_destroy(ctx->lws);
+	gws_ctx_lock(ctx);
+	ctx->lws = NULL;
+	gws_ctx_unlock(ctx);
+	/* Commands queued by callbacks during destruction are dropped. */
+	gws_run_commands(ctx);
+}

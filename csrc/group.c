@@ -1,0 +1,223 @@
+/*
+ * group.c - per-group event buffers, draining and broadcast.
+ *
+ * A group is what one Python object polls: a WebSocketPeer (one connection)
+ * or a WebSocketMultiplayerPeer (a listener and all its connections).  The
+ * service thread appends events to events[cur]; gws_group_poll() swaps the
+ * two buffers, so the caller parses one while the core fills the other, and
+ * everything pending crosses the FFI boundary in a single call.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int gws_bytes_reserve(gws_bytes *b, size_t extra)
+{
+	size_t want = b->len + extra, cap;
+	uint8_t *p;
+
+	if (want <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 4096;
+	while (cap < want)
+		cap *= 2;
+	p = realloc(b->data, cap);
+	if (!p)
+		return -1;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int gws_bytes_append(gws_bytes *b, const void *data, size_t len)
+{
+	if (gws_bytes_reserve(b, len))
+		return -1;
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+void gws_bytes_free(gws_bytes *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void gws_group_ref(gws_group *g) { atomic_fetch_add(&g->refs, 1); }
+
+void gws_group_unref(gws_group *g)
+{
+	gws_context *ctx;
+
+	if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
+		return;
+	ctx = g->ctx;
+	gws_bytes_free(&g->events[0]);
+	gws_bytes_free(&g->events[1]);
+	free(g->dirty);
+	free(g);
+	gws_context_release(ctx);
+}
+
+int gws_group_new(gws_context *ctx, int auto_release, gws_group **out)
+{
+	gws_group *g = calloc(1, sizeof(*g));
+
+	*out = NULL;
+	if (!g)
+		return GWS_ERR_OUT_OF_MEMORY;
+	atomic_init(&g->refs, 1);
+	g->ctx = ctx;
+	g->auto_release = auto_release != 0;
+	gws_context_ref(ctx);
+	*out = g;
+	return GWS_OK;
+}
+
+void gws_group_release(gws_group *g) { gws_group_unref(g); }
+
+void gws_emit_locked(gws_group *g, uint32_t type, uint32_t conn, int32_t code,
+                     const void *data, size_t len)
+{
+	gws_bytes *b = &g->events[g->cur];
+	size_t padded = (len + 7u) & ~(size_t)7u;
+	gws_event ev;
+
+	if (len > UINT32_MAX || gws_bytes_reserve(b, sizeof(ev) + padded)) {
+		/* Out of memory: the event is lost, but say so in-band when
+		 * there is room for a bare header. */
+		return;
+	}
+	ev.type = type;
+	ev.conn = conn;
+	ev.code = code;
+	ev.size = (uint32_t)len;
+	memcpy(b->data + b->len, &ev, sizeof(ev));
+	if (len)
+		memcpy(b->data + b->len + sizeof(ev), data, len);
+	if (padded != len)
+		memset(b->data + b->len + sizeof(ev) + len, 0, padded - len);
+	b->len += sizeof(ev) + padded;
+}
+
+void gws_emit_log_locked(gws_group *g, uint32_t conn, int level, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	gws_emit_locked(g, GWS_EV_LOG, conn, level, line, (size_t)n);
+}
+
+void gws_group_mark_dirty_locked(gws_group *g, struct gws_conn *c)
+{
+	if (c->in_dirty)
+		return;
+	if (g->ndirty == g->capdirty) {
+		size_t cap = g->capdirty ? g->capdirty * 2 : 16;
+		struct gws_conn **p = realloc(g->dirty, cap * sizeof(*p));
+
+		if (!p)
+			return; /* credited later by rx_release or never paused */
+		g->dirty = p;
+		g->capdirty = cap;
+	}
+	gws_conn_ref(c);
+	c->in_dirty = true;
+	g->dirty[g->ndirty++] = c;
+}
+
+int gws_group_poll(gws_group *g, const uint8_t **out_buf, size_t *out_len)
+{
+	gws_context *ctx = g->ctx;
+	struct gws_conn **dirty;
+	size_t ndirty, i;
+	gws_bytes *b;
+
+	if (!ctx->threaded)
+		gws_context_service(ctx);
+
+	gws_ctx_lock(ctx);
+	b = &g->events[g->cur];
+	g->cur ^= 1;
+	g->events[g->cur].len = 0;
+	/* Auto-release groups: what the caller now holds no longer counts
+	 * against the connections' inbound budgets. */
+	dirty = g->dirty;
+	ndirty = g->ndirty;
+	for (i = 0; i < ndirty; i++) {
+		struct gws_conn *c = dirty[i];
+
+		c->in_dirty = false;
+		gws_conn_credit_rx_locked(c, c->rx_msgs_held, c->rx_bytes_held);
+	}
+	g->ndirty = 0;
+	gws_ctx_unlock(ctx);
+	for (i = 0; i < ndirty; i++)
+		gws_conn_unref(dirty[i]);
+
+	*out_buf = b->data;
+	*out_len = b->len;
+	return GWS_OK;
+}
+
+int64_t gws_group_broadcast(gws_group *g, const char *data, size_t len, int text,
+                            const gws_conn *exclude)
+{
+	gws_context *ctx = g->ctx;
+	struct gws_conn *c;
+	int64_t n = 0;
+	gws_msg *m = gws_msg_new(data, len, text);
+
+	if (!m)
+		return -1;
+	gws_ctx_lock(ctx);
+	for (c = g->members; c; c = c->mnext) {
+		gws_txq_item *it;
+
+		if (c == exclude || c->state != GWS_STATE_OPEN || c->close_requested)
+			continue;
+		if ((uint64_t)c->limits.max_queued_packets <= c->tx_count ||
+		    (c->limits.outbound_buffer_size > 0 &&
+		     c->tx_bytes + len > (uint64_t)c->limits.outbound_buffer_size)) {
+			gws_emit_log_locked(g, c->serial, 40,
+				"Send failed on peer %u: outbound queue full (ERR_OUT_OF_MEMORY)",
+				c->serial);
+			continue;
+		}
+		it = malloc(sizeof(*it));
+		if (!it)
+			continue;
+		atomic_fetch_add(&m->refs, 1);
+		it->msg = m;
+		it->next = NULL;
+		if (c->tx_tail)
+			c->tx_tail->next = it;
+		else
+			c->tx_head = it;
+		c->tx_tail = it;
+		c->tx_count++;
+		c->tx_bytes += len;
+		if (!c->write_requested) {
+			c->write_requested = true;
+			gws_post_locked(ctx, GWS_CMD_WRITABLE, c, NULL, 0);
+		}
+		n++;
+	}
+	gws_ctx_unlock(ctx);
+	gws_msg_unref(m);
+	return n;
+}

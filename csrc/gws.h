@@ -1,0 +1,197 @@
+/*
+ * gws.h - the whole C ABI of the godot-websocket core.
+ *
+ * The core runs libwebsockets (lws) on one service thread per context; lws is
+ * never touched by any other thread.  Callers (the Python layer) post work
+ * through the functions below, which lock, enqueue and wake the service
+ * thread.  Nothing calls back into the caller: the core queues events
+ * (connection accepted/opened/closing/closed, messages, log lines) per group,
+ * and the caller drains a group's events with one call per poll.
+ *
+ * Every fallible call returns a Godot Error number (GWS_OK, GWS_FAILED, ...),
+ * with the same values as Godot's @GlobalScope Error enum.
+ *
+ * Handles are opaque.  A gws_conn handle obtained from gws_conn_new() or from
+ * a GWS_EV_ACCEPTED event is owned by the caller until gws_conn_release().
+ */
+#ifndef GWS_H
+#define GWS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GWS_ABI_VERSION 1
+
+/* Godot Error values used by the core (subset of @GlobalScope Error). */
+enum {
+	GWS_OK = 0,
+	GWS_FAILED = 1,
+	GWS_ERR_UNAVAILABLE = 2,
+	GWS_ERR_UNCONFIGURED = 3,
+	GWS_ERR_OUT_OF_MEMORY = 6,
+	GWS_ERR_CANT_CREATE = 20,
+	GWS_ERR_ALREADY_IN_USE = 22,
+	GWS_ERR_CANT_CONNECT = 25,
+	GWS_ERR_INVALID_PARAMETER = 31
+};
+
+/* Connection states, as Godot's WebSocketPeer.State. */
+enum {
+	GWS_STATE_CONNECTING = 0,
+	GWS_STATE_OPEN = 1,
+	GWS_STATE_CLOSING = 2,
+	GWS_STATE_CLOSED = 3
+};
+
+/* Event types found in a drained group buffer. */
+enum {
+	/* A server accepted a TCP connection.  data: the new gws_conn pointer
+	 * (uintptr_t, native endian), owned by the caller from now on. */
+	GWS_EV_ACCEPTED = 1,
+	/* The WebSocket handshake completed.  code: remote TCP port.
+	 * data: "protocol\0host-header\0path\0remote-ip" (NUL separated). */
+	GWS_EV_OPEN = 2,
+	/* One whole message.  code: 1 text, 0 binary.  data: the payload. */
+	GWS_EV_MESSAGE = 3,
+	/* The remote sent a close frame (state CLOSING).  code: close code
+	 * (0 if the frame had no status).  data: the reason (UTF-8). */
+	GWS_EV_CLOSING = 4,
+	/* The connection ended (state CLOSED); the last event of a connection.
+	 * code: close code (-1 unclean).  data: the reason. */
+	GWS_EV_CLOSED = 5,
+	/* A log line from the core.  code: Python logging level (10..50). */
+	GWS_EV_LOG = 6
+};
+
+/* Header of one event inside a drained buffer.  It is followed by `size`
+ * bytes of data and then zero padding up to a multiple of 8 bytes. */
+typedef struct gws_event {
+	uint32_t type;
+	uint32_t conn;  /* serial of the connection (0 for group-level events) */
+	int32_t code;
+	uint32_t size;
+} gws_event;
+
+typedef struct gws_context gws_context;
+typedef struct gws_group gws_group;
+typedef struct gws_conn gws_conn;
+typedef struct gws_listener gws_listener;
+
+/* Per-connection limits, with Godot's meaning (spec 4.4/4.5). */
+typedef struct gws_limits {
+	int64_t inbound_buffer_size;   /* largest message accepted; inbound byte budget */
+	int64_t outbound_buffer_size;  /* outbound byte budget; <= 0: unlimited */
+	int64_t max_queued_packets;    /* message slots, each direction */
+} gws_limits;
+
+/* TLS material, all PEM text.  NULL members mean "not given". */
+typedef struct gws_tls {
+	const char *ca_pem;           /* client: trusted chain (NULL: system store) */
+	const char *cert_pem;         /* server: certificate chain */
+	const char *key_pem;          /* server: private key */
+	const char *server_name;      /* client: name to verify / send as SNI */
+	int verify;                   /* client: 0 = accept any certificate */
+	int check_hostname;           /* client: verify the name as well */
+} gws_tls;
+
+/* Arguments of a client connection (the URL already parsed by the caller). */
+typedef struct gws_connect_args {
+	const char *address;      /* IP literal or host name to connect to */
+	int port;
+	const char *path;         /* request target, "/" at least */
+	const char *host_header;  /* value of the Host header */
+	const char *protocols;    /* comma-separated sub-protocols or NULL */
+	const char *headers;      /* extra request header lines, "\r\n" separated, or NULL */
+	const gws_tls *tls;       /* NULL for ws:// */
+} gws_connect_args;
+
+/* Arguments of a listening server. */
+typedef struct gws_listen_args {
+	int port;
+	const char *bind_address;   /* NULL or "*" for every interface (dual stack) */
+	const char *protocols;      /* comma-separated supported sub-protocols or NULL */
+	const char *headers;        /* extra response header lines or NULL */
+	const gws_tls *tls;         /* NULL for ws:// */
+	gws_limits limits;          /* copied into every accepted connection */
+} gws_listen_args;
+
+/* ---- contexts ------------------------------------------------------------ */
+
+/* threaded != 0: the core runs its own service thread.  threaded == 0: the
+ * caller runs the service step through gws_group_poll()/gws_context_service(). */
+int gws_context_new(int threaded, gws_context **out);
+/* Closes every connection and listener, stops the thread.  Handles the caller
+ * still holds stay valid to release; every other call on them fails. */
+void gws_context_shutdown(gws_context *ctx);
+/* Drops the caller's reference (after gws_context_shutdown). */
+void gws_context_release(gws_context *ctx);
+/* One non-blocking service step (no-thread mode; a no-op when threaded). */
+void gws_context_service(gws_context *ctx);
+int gws_context_is_threaded(const gws_context *ctx);
+/* lws log level bits (LLL_*) routed to GWS_EV_LOG of the affected group is not
+ * possible for lws' own lines; they go to stderr when enabled here. */
+void gws_set_lws_log_level(int level);
+
+/* ---- groups -------------------------------------------------------------- */
+
+/* auto_release != 0: drained messages no longer count against their
+ * connection's inbound limits (the caller keeps its own unbounded queue, as
+ * WebSocketMultiplayerPeer does).  Otherwise the caller returns the budget
+ * with gws_conn_rx_release() when it consumes messages. */
+int gws_group_new(gws_context *ctx, int auto_release, gws_group **out);
+void gws_group_release(gws_group *g);
+/* Service step (no-thread mode), then hands over every queued event.  The
+ * buffer stays valid until the next gws_group_poll() on the same group. */
+int gws_group_poll(gws_group *g, const uint8_t **out_buf, size_t *out_len);
+/* Sends one message to every member connection of the group except
+ * `exclude` (may be NULL); members share one copy of the payload.  Returns
+ * the number of connections it was queued for, or -1 on allocation failure. */
+int64_t gws_group_broadcast(gws_group *g, const char *data, size_t len, int text,
+                            const gws_conn *exclude);
+
+/* ---- connections --------------------------------------------------------- */
+
+int gws_conn_new(gws_group *g, const gws_limits *limits, gws_conn **out);
+int gws_conn_connect(gws_conn *c, const gws_connect_args *args);
+/* Adopts a connected TCP socket as the server side of a WebSocket (the HTTP
+ * upgrade request must still be unread).  The core owns fd from then on. */
+int gws_conn_accept_fd(gws_conn *c, int fd, const char *protocols, const char *headers);
+uint32_t gws_conn_serial(const gws_conn *c);
+/* State as seen by the core (the caller keeps its own, event-driven view). */
+int gws_conn_state(const gws_conn *c);
+/* GWS_OK, GWS_FAILED (not open), GWS_ERR_OUT_OF_MEMORY (limits reached). */
+int gws_conn_send(gws_conn *c, const char *data, size_t len, int text);
+/* code < 0: drop TCP at once, no close frame.  Otherwise send a close frame
+ * with code and reason after the queued messages and wait for the reply. */
+int gws_conn_close(gws_conn *c, int code, const char *reason, size_t reason_len);
+/* Members receive gws_group_broadcast(). */
+void gws_conn_set_member(gws_conn *c, int member);
+void gws_conn_set_limits(gws_conn *c, const gws_limits *limits);
+void gws_conn_set_heartbeat(gws_conn *c, int64_t interval_ms);
+void gws_conn_set_no_delay(gws_conn *c, int enabled);
+int64_t gws_conn_outbound_buffered(const gws_conn *c);
+/* The caller consumed `msgs` messages of `bytes` bytes delivered earlier. */
+void gws_conn_rx_release(gws_conn *c, uint64_t msgs, uint64_t bytes);
+/* Drops the caller's handle; a connection that is still up is dropped
+ * without a close frame (as Godot does when a WebSocketPeer is freed). */
+void gws_conn_release(gws_conn *c);
+
+/* ---- listeners ----------------------------------------------------------- */
+
+/* Accepted connections report GWS_EV_ACCEPTED in group g.
+ * GWS_ERR_ALREADY_IN_USE when the address cannot be bound. */
+int gws_listener_new(gws_group *g, const gws_listen_args *args, gws_listener **out);
+int gws_listener_port(const gws_listener *l);
+/* Stops accepting (paused != 0): new TCP connections wait in the backlog. */
+void gws_listener_pause(gws_listener *l, int paused);
+/* Stops listening and drops every connection the listener accepted. */
+void gws_listener_release(gws_listener *l);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,230 @@
+/*
+ * internal.h - structures shared by the core's implementation files.
+ *
+ * Locking: one mutex per context (ctx->lock) guards every field marked
+ * [L] below, for all groups, connections and listeners of that context.
+ * Fields marked [S] belong to the service thread alone (or to the polling
+ * thread in no-thread mode) and are never read elsewhere.  One lock keeps the
+ * rules simple; it is held only for queue operations, never across I/O.
+ */
+#ifndef GWS_INTERNAL_H
+#define GWS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "gws.h"
+
+/* Largest WebSocket frame header: 2 + 8 (length) + 4 (mask). */
+#define GWS_MAX_FRAME_HEADER 14
+/* Size of the buffer frames are gathered into before one write. */
+#define GWS_WRITE_BATCH (256 * 1024)
+
+typedef struct gws_bytes {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+} gws_bytes;
+
+int gws_bytes_reserve(gws_bytes *b, size_t extra);
+int gws_bytes_append(gws_bytes *b, const void *data, size_t len);
+void gws_bytes_free(gws_bytes *b);
+
+/* One outgoing message, shared (read-only) by every connection it is queued
+ * on: a broadcast costs one copy of the payload, not one per peer. */
+typedef struct gws_msg {
+	atomic_int refs;
+	size_t len;
+	uint8_t opcode;        /* 0x1 text, 0x2 binary */
+	uint8_t data[];
+} gws_msg;
+
+gws_msg *gws_msg_new(const void *data, size_t len, int text);
+void gws_msg_unref(gws_msg *m);
+
+typedef struct gws_txq_item {
+	gws_msg *msg;
+	struct gws_txq_item *next;
+} gws_txq_item;
+
+typedef enum gws_cmd_type {
+	GWS_CMD_CONNECT,
+	GWS_CMD_ACCEPT_FD,
+	GWS_CMD_WRITABLE,     /* ask lws for a WRITEABLE callback */
+	GWS_CMD_CLOSE,        /* close frame after the queue */
+	GWS_CMD_DROP,         /* drop TCP, no close frame */
+	GWS_CMD_RX_RESUME,
+	GWS_CMD_HEARTBEAT,
+	GWS_CMD_NODELAY,
+	GWS_CMD_LISTEN,
+	GWS_CMD_UNLISTEN
+} gws_cmd_type;
+
+typedef struct gws_tls_vhost {
+	char *ca_pem;                   /* NULL: the system trust store */
+	struct lws_vhost *vhost;
+	struct gws_tls_vhost *next;
+} gws_tls_vhost;
+
+typedef struct gws_cmd {
+	gws_cmd_type type;
+	struct gws_conn *conn;         /* holds a reference while queued */
+	struct gws_listener *listener; /* likewise */
+	int arg;
+	struct gws_cmd *next;
+} gws_cmd;
+
+struct gws_context {
+	atomic_int refs;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;            /* signals finished synchronous commands */
+	struct lws_context *lws;        /* [S] after creation */
+	struct lws_vhost *client_vhost; /* [S] */
+	bool threaded;
+	pthread_t thread;
+	atomic_bool stopping;
+	bool shut_down;                 /* [L] */
+	bool wake_pending;              /* [L] a cancel_service is on its way */
+	gws_cmd *cmd_head, *cmd_tail;   /* [L] */
+	struct gws_conn *conns;         /* [L] every live connection */
+	uint32_t next_serial;           /* [L] */
+	uint8_t *batch;                 /* [S] write gathering buffer */
+	struct gws_conn *adopting;      /* [S] conn whose fd is being adopted */
+	struct gws_tls_vhost *tls_vhosts; /* [S] client vhosts by trust chain */
+	uint8_t rnd[256];               /* [S] masking key pool */
+	size_t rnd_off;                 /* [S] */
+};
+
+struct gws_group {
+	atomic_int refs;
+	gws_context *ctx;
+	bool auto_release;
+	gws_bytes events[2];            /* [L] events[cur] is filled by the core */
+	int cur;                        /* [L] */
+	struct gws_conn **dirty;        /* [L] auto_release: conns to credit at drain */
+	size_t ndirty, capdirty;        /* [L] */
+	struct gws_conn *members;       /* [L] broadcast list */
+};
+
+struct gws_conn {
+	atomic_int refs;                /* caller handle + lws wsi + queued commands */
+	gws_context *ctx;
+	gws_group *group;
+	uint32_t serial;
+	bool is_client;
+	bool caller_released;           /* [L] */
+
+	/* [L] state shared with the caller */
+	int state;
+	bool closed_reported;           /* CLOSED event emitted; nothing follows */
+	bool close_requested;           /* a close frame is wanted after the queue */
+	int close_code;
+	char close_reason[124];
+	size_t close_reason_len;
+	gws_limits limits;
+	uint64_t rx_msgs_held, rx_bytes_held;  /* delivered, not yet released */
+	bool rx_paused;
+	bool in_dirty;
+	gws_txq_item *tx_head, *tx_tail;
+	uint64_t tx_count, tx_bytes;
+	size_t tx_off;                  /* [S] payload bytes of tx_head written */
+	bool tx_started;                /* [S] header of tx_head written */
+	uint8_t tx_mask[4];             /* [S] client: mask of tx_head */
+	bool wsi_ref;                   /* [S] the wsi holds a reference */
+	bool write_requested;
+	int64_t heartbeat_ms;
+	bool member;
+	struct gws_conn *mprev, *mnext; /* group member list */
+	struct gws_conn *cprev, *cnext; /* context list */
+
+	/* connect / accept arguments, freed once used [L] */
+	char *address, *path, *host_header, *protocols, *headers;
+	int port;
+	int fd;
+	gws_tls *tls;
+
+	/* [S] service-thread state */
+	struct lws *wsi;
+	gws_bytes rx;                   /* message being reassembled */
+	bool rx_text;
+	bool rx_in_message;
+	bool ping_due, awaiting_pong;
+	bool dropping;
+	struct gws_listener *listener;
+};
+
+struct gws_listener {
+	atomic_int refs;
+	gws_context *ctx;
+	gws_group *group;
+	gws_listen_args args;           /* strings owned (copies) */
+	gws_tls tls;                    /* copies */
+	struct lws_vhost *vhost;        /* [S] */
+	struct lws_protocols *protocols;/* protocol table of the vhost */
+	char **protocol_names;
+	size_t nprotocols;
+	int port;                       /* bound port */
+	int result;                     /* [L] of the synchronous LISTEN */
+	bool done;                      /* [L] */
+	bool paused;                    /* [L] */
+	bool released;                  /* [L] */
+	bool vhost_ref;                 /* [S] the vhost holds a reference */
+};
+
+/* context.c */
+void gws_ctx_lock(gws_context *ctx);
+void gws_ctx_unlock(gws_context *ctx);
+/* Queues a command (takes references on conn/listener); caller holds lock. */
+int gws_post_locked(gws_context *ctx, gws_cmd_type type, struct gws_conn *c,
+                    struct gws_listener *l, int arg);
+void gws_context_ref(gws_context *ctx);
+int gws_run_commands(gws_context *ctx);  /* [S] */
+
+/* group.c - all under lock */
+void gws_emit_locked(gws_group *g, uint32_t type, uint32_t conn, int32_t code,
+                     const void *data, size_t len);
+void gws_emit_log_locked(gws_group *g, uint32_t conn, int level, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void gws_group_ref(gws_group *g);
+void gws_group_unref(gws_group *g);
+void gws_group_mark_dirty_locked(gws_group *g, struct gws_conn *c);
+
+/* conn.c */
+struct gws_conn *gws_conn_alloc_locked(gws_group *g, const gws_limits *limits,
+                                       bool is_client);
+void gws_conn_ref(struct gws_conn *c);
+void gws_conn_unref(struct gws_conn *c);
+/* Marks the connection CLOSED for the caller (once). Lock held. */
+void gws_conn_report_closed_locked(struct gws_conn *c, int code,
+                                   const char *reason, size_t reason_len);
+void gws_conn_clear_tx_locked(struct gws_conn *c);
+void gws_conn_credit_rx_locked(struct gws_conn *c, uint64_t msgs, uint64_t bytes);
+bool gws_conn_rx_over_limit_locked(const struct gws_conn *c);
+
+/* frame.c */
+size_t gws_frame_header(uint8_t *out, uint8_t opcode, size_t len, const uint8_t *mask);
+void gws_mask(uint8_t *data, size_t len, const uint8_t mask[4], size_t offset);
+void gws_mask_key(gws_context *ctx, uint8_t out[4]);  /* [S] */
+
+/* callback.c */
+int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                     void *user, void *in, size_t len);
+extern const struct lws_protocols gws_client_protocols[];
+int gws_do_write(struct gws_conn *c);   /* [S] WRITEABLE handler */
+
+/* listener.c */
+int gws_listener_create_vhost(struct gws_listener *l);  /* [S] */
+void gws_listener_unref(struct gws_listener *l);
+void gws_listener_ref(struct gws_listener *l);
+
+/* client.c */
+void gws_client_connect(struct gws_conn *c);  /* [S] */
+int gws_client_vhost_for(gws_context *ctx, const gws_tls *tls, struct lws_vhost **out); /* [S] */
+gws_tls *gws_tls_copy(const gws_tls *t);
+void gws_tls_free(gws_tls *t);
+
+#endif

@@ -1,0 +1,153 @@
+"""The bridge to the C core: contexts, groups and the event stream.
+
+Everything that crosses the FFI boundary goes through here.  A *group* is what
+one Python object polls: one ``gws_group_poll()`` call hands over every event
+the core queued for it (connections accepted, opened, closing, closed,
+messages, log lines) as one buffer, which :func:`Group.poll` slices.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import struct
+import threading
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from ._gws import ffi, lib
+
+__all__ = [
+    "EV_ACCEPTED",
+    "EV_CLOSED",
+    "EV_CLOSING",
+    "EV_LOG",
+    "EV_MESSAGE",
+    "EV_OPEN",
+    "Context",
+    "Event",
+    "Group",
+    "default_context",
+    "ffi",
+    "lib",
+    "logger",
+]
+
+logger = logging.getLogger("godot_websocket")
+
+EV_ACCEPTED: int = lib.GWS_EV_ACCEPTED
+EV_OPEN: int = lib.GWS_EV_OPEN
+EV_MESSAGE: int = lib.GWS_EV_MESSAGE
+EV_CLOSING: int = lib.GWS_EV_CLOSING
+EV_CLOSED: int = lib.GWS_EV_CLOSED
+EV_LOG: int = lib.GWS_EV_LOG
+
+_HEADER = struct.Struct("=IIiI")
+_HEADER_SIZE = _HEADER.size
+_POINTER = struct.Struct("=" + ("Q" if ffi.sizeof("uintptr_t") == 8 else "I"))
+
+
+class Event(NamedTuple):
+    """One event drained from the core."""
+
+    type: int
+    conn: int
+    code: int
+    data: bytes
+
+
+class Context:
+    """A libwebsockets context and (unless ``threaded=False``) its service thread.
+
+    Most programs never make one: every object uses :func:`default_context`.
+    A context with ``threaded=False`` does all its I/O inside ``poll()`` calls,
+    for hosts that forbid threads and for fully deterministic runs.
+    """
+
+    def __init__(self, threaded: bool = True) -> None:
+        out = ffi.new("gws_context **")
+        err = lib.gws_context_new(1 if threaded else 0, out)
+        if err != 0:
+            raise OSError(f"could not create the libwebsockets context (Error {err})")
+        self._ptr: Any = ffi.gc(out[0], lib.gws_context_release)
+        self.threaded = threaded
+        self._closed = False
+
+    @property
+    def ptr(self) -> Any:
+        """The raw ``gws_context *``."""
+        return self._ptr
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`shutdown`."""
+        return self._closed
+
+    def shutdown(self) -> None:
+        """Close every connection and listener of this context and stop its thread."""
+        if not self._closed:
+            self._closed = True
+            lib.gws_context_shutdown(self._ptr)
+
+
+_default: Context | None = None
+_default_lock = threading.Lock()
+
+
+def default_context() -> Context:
+    """The process-wide threaded context, created on first use and shut down at exit."""
+    global _default
+    if _default is None or _default.closed:
+        with _default_lock:
+            if _default is None or _default.closed:
+                _default = Context(threaded=True)
+    return _default
+
+
+@atexit.register
+def _shutdown_default() -> None:
+    if _default is not None:
+        _default.shutdown()
+
+
+class Group:
+    """An event sink in the core: the connections one Python object polls together."""
+
+    def __init__(self, context: Context, auto_release: bool) -> None:
+        out = ffi.new("gws_group **")
+        err = lib.gws_group_new(context.ptr, 1 if auto_release else 0, out)
+        if err != 0:
+            raise MemoryError("could not create a connection group")
+        self.context = context
+        self.ptr: Any = ffi.gc(out[0], lib.gws_group_release)
+        self._buf = ffi.new("const uint8_t **")
+        self._len = ffi.new("size_t *")
+
+    def poll(self) -> Iterator[Event]:
+        """Drain every queued event (one FFI call), yielding them in order.
+
+        The events must be consumed before the next ``poll()`` of this group.
+        """
+        lib.gws_group_poll(self.ptr, self._buf, self._len)
+        n = self._len[0]
+        if not n:
+            return
+        buf = ffi.buffer(self._buf[0], n)
+        unpack = _HEADER.unpack_from
+        off = 0
+        while off < n:
+            etype, conn, code, size = unpack(buf, off)
+            start = off + _HEADER_SIZE
+            yield Event(etype, conn, code, buf[start : start + size])
+            off = start + ((size + 7) & ~7)
+
+    @staticmethod
+    def conn_pointer(data: bytes) -> Any:
+        """The ``gws_conn *`` carried by an ACCEPTED event."""
+        (value,) = _POINTER.unpack(data)
+        return ffi.cast("gws_conn *", value)
+
+
+def log_core_line(level: int, data: bytes) -> None:
+    """Forward a log line emitted by the core to the ``godot_websocket`` logger."""
+    logger.log(level, "%s", data.decode("utf-8", "replace"))

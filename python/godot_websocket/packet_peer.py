@@ -1,0 +1,125 @@
+"""``PacketPeer``: Godot's packet-based base class (spec §3)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .error import Error
+
+__all__ = ["PacketPeer"]
+
+_logger = logging.getLogger("godot_websocket")
+
+_ENCODE_MIN = 1024
+_ENCODE_MAX = 256 * 1024 * 1024
+
+
+def _as_bytes(buffer: Any, what: str) -> bytes | memoryview:
+    """Accept Godot's PackedByteArray equivalents: bytes, bytearray, memoryview, buffers."""
+    if isinstance(buffer, (bytes, bytearray)):
+        return buffer  # type: ignore[return-value]
+    if isinstance(buffer, str):
+        raise TypeError(f"{what} expects bytes (a PackedByteArray), not str; use send_text()")
+    try:
+        return memoryview(buffer).cast("B")
+    except TypeError:
+        raise TypeError(
+            f"{what} expects bytes (a PackedByteArray), not {type(buffer).__name__}"
+        ) from None
+
+
+class PacketPeer:
+    """Abstract packet peer: ``put_packet``/``get_packet``, ``put_var``/``get_var``.
+
+    Subclasses implement :meth:`_put_packet` and :meth:`_get_packet` (the core
+    operations Godot's subclasses override) and ``get_available_packet_count``.
+    """
+
+    def __init__(self) -> None:
+        self._encode_buffer_max_size = 8 * 1024 * 1024
+        self._last_get_error = Error.OK
+
+    # -- the core operations, per subclass -------------------------------------
+
+    def _put_packet(self, data: bytes | bytearray | memoryview) -> Error:
+        raise NotImplementedError
+
+    def _get_packet(self) -> tuple[Error, bytes]:
+        raise NotImplementedError
+
+    def get_available_packet_count(self) -> int:
+        """Number of packets waiting to be read."""
+        raise NotImplementedError
+
+    # -- PacketPeer API ---------------------------------------------------------
+
+    def put_packet(self, buffer: bytes | bytearray | memoryview) -> Error:
+        """Send one packet.  An empty buffer returns ``OK`` and sends nothing."""
+        data = _as_bytes(buffer, "put_packet()")
+        if len(data) == 0:
+            return Error.OK
+        return self._put_packet(data)
+
+    def get_packet(self) -> bytes:
+        """Pop the next packet (``b""`` on error; see :meth:`get_packet_error`)."""
+        err, data = self._get_packet()
+        self._last_get_error = err
+        return data if err == Error.OK else b""
+
+    def get_packet_error(self) -> Error:
+        """The ``Error`` of the last :meth:`get_packet` call."""
+        return self._last_get_error
+
+    def put_var(self, var: Any, full_objects: bool = False) -> Error:
+        """Send ``var`` encoded in Godot's binary Variant format (as ``var_to_bytes``)."""
+        from .variant import VariantError, encode_variant
+
+        try:
+            data = encode_variant(var, full_objects=full_objects)
+        except VariantError as e:
+            _logger.error("put_var: cannot encode %s: %s", type(var).__name__, e)
+            return Error(e.error)
+        if len(data) == 0:
+            return Error.OK
+        if len(data) > self._encode_buffer_max_size:
+            _logger.error(
+                "put_var: encoded size %d exceeds encode_buffer_max_size %d",
+                len(data),
+                self._encode_buffer_max_size,
+            )
+            return Error.ERR_OUT_OF_MEMORY
+        return self.put_packet(data)
+
+    def get_var(self, allow_objects: bool = False) -> Any:
+        """Pop one packet and decode it as a Variant (``None`` and a log line on error)."""
+        from .variant import VariantError, decode_variant
+
+        err, data = self._get_packet()
+        if err != Error.OK:
+            _logger.error("get_var: no packet (%s)", err.name)
+            return None
+        try:
+            value, _used = decode_variant(data, allow_objects=allow_objects)
+        except VariantError as e:
+            _logger.error("get_var: cannot decode the packet: %s", e)
+            return None
+        return value
+
+    def set_encode_buffer_max_size(self, max_size: int) -> None:
+        """Largest encoded ``put_var`` payload; rounded up to a power of two (1 KiB..256 MiB)."""
+        if isinstance(max_size, bool) or not isinstance(max_size, int):
+            raise TypeError("encode_buffer_max_size must be an int")
+        if max_size < _ENCODE_MIN:
+            _logger.error("Max encode buffer must be at least 1024 bytes")
+            return
+        if max_size > _ENCODE_MAX:
+            _logger.error("Max encode buffer cannot exceed 256 MiB")
+            return
+        self._encode_buffer_max_size = 1 << (max_size - 1).bit_length()
+
+    def get_encode_buffer_max_size(self) -> int:
+        """See :meth:`set_encode_buffer_max_size`."""
+        return self._encode_buffer_max_size
+
+    encode_buffer_max_size = property(get_encode_buffer_max_size, set_encode_buffer_max_size)

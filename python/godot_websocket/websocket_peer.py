@@ -1,0 +1,509 @@
+"""``WebSocketPeer``: one WebSocket connection with Godot's API (spec §4)."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import socket
+from collections import deque
+from typing import Any
+
+from . import _core
+from ._core import EV_CLOSED, EV_CLOSING, EV_LOG, EV_MESSAGE, EV_OPEN, Context, Group, ffi, lib
+from .error import Error
+from .packet_peer import PacketPeer, _as_bytes
+from .tls import TLSOptions
+from .url import URLError, parse_url
+
+__all__ = ["WebSocketPeer"]
+
+_logger = logging.getLogger("godot_websocket")
+
+_MAX_CLOSE_REASON = 123
+
+
+class _State(enum.IntEnum):
+    STATE_CONNECTING = 0
+    STATE_OPEN = 1
+    STATE_CLOSING = 2
+    STATE_CLOSED = 3
+
+
+class _WriteMode(enum.IntEnum):
+    WRITE_MODE_TEXT = 0
+    WRITE_MODE_BINARY = 1
+
+
+def _string_list(value: Any, what: str) -> list[str]:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{what} must be a list of str (a PackedStringArray)")
+    out = []
+    for item in value:
+        if not isinstance(item, str):
+            raise TypeError(f"{what} must contain only str, not {type(item).__name__}")
+        out.append(item)
+    return out
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    return value
+
+
+class _TLSArgs:
+    """Keeps the C strings of a ``gws_tls`` alive as long as the struct is used."""
+
+    def __init__(self, options: TLSOptions | None, host: str) -> None:
+        self._keep: list[Any] = []
+        self.ptr: Any = ffi.new("gws_tls *")
+        o = options if options is not None else TLSOptions.client()
+        chain = o.get_trusted_ca_chain()
+        if chain is not None and chain.save_to_string():
+            self.ptr.ca_pem = self._str(chain.save_to_string())
+        if o.is_server():
+            key, cert = o.get_private_key(), o.get_own_certificate()
+            if cert is not None and cert.save_to_string():
+                self.ptr.cert_pem = self._str(cert.save_to_string())
+            if key is not None and key.save_to_string():
+                self.ptr.key_pem = self._str(key.save_to_string())
+        name = o.get_common_name_override() or host
+        self.ptr.server_name = self._str(name)
+        unsafe_no_chain = o.is_unsafe_client() and chain is None
+        self.ptr.verify = 0 if unsafe_no_chain else 1
+        self.ptr.check_hostname = 0 if o.is_unsafe_client() else 1
+
+    def _str(self, s: str) -> Any:
+        c = ffi.new("char[]", s.encode("utf-8"))
+        self._keep.append(c)
+        return c
+
+
+class WebSocketPeer(PacketPeer):
+    """A WebSocket connection: a client (:meth:`connect_to_url`) or the server side of one.
+
+    Like Godot's, it is non-blocking and only changes state inside :meth:`poll`;
+    call ``poll()`` regularly (every frame) while the connection is in use.  The
+    I/O itself runs on the core's service thread, so data moves even between polls.
+
+    ``context`` (not in Godot) selects a :class:`~godot_websocket.Context`;
+    by default the process-wide threaded one.
+    """
+
+    State = _State
+    WriteMode = _WriteMode
+    STATE_CONNECTING = _State.STATE_CONNECTING
+    STATE_OPEN = _State.STATE_OPEN
+    STATE_CLOSING = _State.STATE_CLOSING
+    STATE_CLOSED = _State.STATE_CLOSED
+    WRITE_MODE_TEXT = _WriteMode.WRITE_MODE_TEXT
+    WRITE_MODE_BINARY = _WriteMode.WRITE_MODE_BINARY
+
+    def __init__(self, *, context: Context | None = None) -> None:
+        super().__init__()
+        self._context = context
+        self._supported_protocols: list[str] = []
+        self._handshake_headers: list[str] = []
+        self._inbound_buffer_size = 65535
+        self._outbound_buffer_size = 65535
+        self._max_queued_packets = 4096
+        self._heartbeat_ms = 0
+        self._group: Group | None = None
+        self._conn: Any = None
+        self._serial = 0
+        self._owns_group = True
+        self._reset_connection_state()
+        self._close_code = -1
+        self._close_reason = ""
+
+    def _reset_connection_state(self) -> None:
+        self._state = _State.STATE_CLOSED
+        self._rx: deque[tuple[bytes, bool]] = deque()
+        self._consumed_msgs = 0
+        self._consumed_bytes = 0
+        self._was_string = False
+        self._selected_protocol = ""
+        self._requested_url = ""
+        self._host = ""
+        self._port = 0
+
+    # -- properties -------------------------------------------------------------
+
+    def set_supported_protocols(self, protocols: list[str]) -> None:
+        """Sub-protocols to offer (client) or accept (server); entries are stripped."""
+        self._supported_protocols = [p.strip() for p in _string_list(protocols, "supported_protocols")]
+
+    def get_supported_protocols(self) -> list[str]:
+        """A copy of the sub-protocol list."""
+        return list(self._supported_protocols)
+
+    supported_protocols = property(get_supported_protocols, set_supported_protocols)
+
+    def set_handshake_headers(self, protocols: list[str]) -> None:
+        """Extra ``"Name: value"`` header lines sent in the handshake."""
+        self._handshake_headers = _string_list(protocols, "handshake_headers")
+
+    def get_handshake_headers(self) -> list[str]:
+        """A copy of the extra handshake header lines."""
+        return list(self._handshake_headers)
+
+    handshake_headers = property(get_handshake_headers, set_handshake_headers)
+
+    def set_inbound_buffer_size(self, buffer_size: int) -> None:
+        """Largest message accepted, and the inbound byte budget (read when the connection opens)."""
+        self._inbound_buffer_size = _int(buffer_size, "inbound_buffer_size")
+
+    def get_inbound_buffer_size(self) -> int:
+        """See :meth:`set_inbound_buffer_size`."""
+        return self._inbound_buffer_size
+
+    inbound_buffer_size = property(get_inbound_buffer_size, set_inbound_buffer_size)
+
+    def set_outbound_buffer_size(self, buffer_size: int) -> None:
+        """Outbound byte budget (checked at every send; ``<= 0``: unlimited)."""
+        self._outbound_buffer_size = _int(buffer_size, "outbound_buffer_size")
+        self._push_limits()
+
+    def get_outbound_buffer_size(self) -> int:
+        """See :meth:`set_outbound_buffer_size`."""
+        return self._outbound_buffer_size
+
+    outbound_buffer_size = property(get_outbound_buffer_size, set_outbound_buffer_size)
+
+    def set_max_queued_packets(self, buffer_size: int) -> None:
+        """Message slots in each direction."""
+        self._max_queued_packets = _int(buffer_size, "max_queued_packets")
+        self._push_limits()
+
+    def get_max_queued_packets(self) -> int:
+        """See :meth:`set_max_queued_packets`."""
+        return self._max_queued_packets
+
+    max_queued_packets = property(get_max_queued_packets, set_max_queued_packets)
+
+    def set_heartbeat_interval(self, interval: float) -> None:
+        """Seconds between pings; a ping left unanswered until the next one drops the peer."""
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)):
+            raise TypeError("heartbeat_interval must be a number of seconds")
+        if interval < 0:
+            _logger.error("heartbeat_interval must be >= 0")
+            return
+        self._heartbeat_ms = int(interval * 1000)
+        if self._conn is not None:
+            lib.gws_conn_set_heartbeat(self._conn, self._heartbeat_ms)
+
+    def get_heartbeat_interval(self) -> float:
+        """See :meth:`set_heartbeat_interval`."""
+        return self._heartbeat_ms / 1000.0
+
+    heartbeat_interval = property(get_heartbeat_interval, set_heartbeat_interval)
+
+    # -- internals --------------------------------------------------------------
+
+    def _limits(self) -> Any:
+        limits = ffi.new("gws_limits *")
+        limits.inbound_buffer_size = self._inbound_buffer_size
+        limits.outbound_buffer_size = self._outbound_buffer_size
+        limits.max_queued_packets = self._max_queued_packets
+        return limits
+
+    def _push_limits(self) -> None:
+        if self._conn is not None:
+            lib.gws_conn_set_limits(self._conn, self._limits())
+
+    def _ctx(self) -> Context:
+        if self._context is None or self._context.closed:
+            self._context = _core.default_context()
+        return self._context
+
+    def _drop_conn(self) -> None:
+        """Release the core's connection (TCP dropped if still up)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            ffi.release(conn)
+
+    def _adopt(self, conn: Any, group: Group, state: _State) -> None:
+        """Bind to a connection owned by another object's group (server side)."""
+        self._drop_conn()
+        self._reset_connection_state()
+        self._group = group
+        self._owns_group = False
+        self._conn = ffi.gc(conn, lib.gws_conn_release)
+        self._serial = lib.gws_conn_serial(conn)
+        self._state = state
+        self._close_code = -1
+        self._close_reason = ""
+
+    def _apply_event(self, etype: int, code: int, data: bytes) -> None:
+        """Apply one core event to this peer's Godot-visible state."""
+        if etype == EV_MESSAGE:
+            if self._state == _State.STATE_OPEN:
+                self._rx.append((data, code == 1))
+            else:
+                # Godot discards what arrives while CLOSING; give the
+                # budget back so the core keeps reading.
+                self._consumed_msgs += 1
+                self._consumed_bytes += len(data)
+        elif etype == EV_OPEN:
+            if self._state == _State.STATE_CONNECTING:
+                proto, host_header, path, ip = (data.split(b"\0") + [b"", b"", b"", b""])[:4]
+                self._state = _State.STATE_OPEN
+                self._selected_protocol = proto.decode("utf-8", "replace")
+                self._host = ip.decode("ascii", "replace")
+                self._port = code
+                if not self._requested_url:
+                    scheme = "wss://" if getattr(self, "_server_tls", False) else "ws://"
+                    self._requested_url = (
+                        scheme
+                        + host_header.decode("utf-8", "replace")
+                        + path.decode("utf-8", "replace")
+                    )
+                if self._heartbeat_ms and self._conn is not None:
+                    lib.gws_conn_set_heartbeat(self._conn, self._heartbeat_ms)
+        elif etype == EV_CLOSING:
+            if self._state == _State.STATE_OPEN:
+                self._state = _State.STATE_CLOSING
+            self._close_code = code
+            self._close_reason = data.decode("utf-8", "replace")
+        elif etype == EV_CLOSED:
+            if self._state != _State.STATE_CLOSED:
+                self._state = _State.STATE_CLOSED
+                self._close_code = code
+                self._close_reason = data.decode("utf-8", "replace")
+            self._rx.clear()
+            self._consumed_msgs = self._consumed_bytes = 0
+            self._drop_conn()
+        elif etype == EV_LOG:
+            _core.log_core_line(code, data)
+
+    # -- connection -------------------------------------------------------------
+
+    def connect_to_url(self, url: str, tls_client_options: TLSOptions | None = None) -> Error:
+        """Start connecting to ``ws://`` or ``wss://`` ``url``; progress happens in :meth:`poll`."""
+        if not isinstance(url, str):
+            raise TypeError("url must be a str")
+        if tls_client_options is not None and not isinstance(tls_client_options, TLSOptions):
+            raise TypeError("tls_client_options must be a TLSOptions or None")
+        if not url:
+            _logger.error("connect_to_url: empty URL")
+            return Error.ERR_INVALID_PARAMETER
+        if tls_client_options is not None and tls_client_options.is_server():
+            _logger.error("connect_to_url: server TLS options given to a client")
+            return Error.ERR_INVALID_PARAMETER
+        if self._state in (_State.STATE_CONNECTING, _State.STATE_OPEN):
+            _logger.error("connect_to_url: the peer is already in use")
+            return Error.ERR_ALREADY_IN_USE
+        try:
+            parsed = parse_url(url)
+        except URLError as e:
+            _logger.error("connect_to_url: invalid URL %r: %s", url, e)
+            return Error.ERR_INVALID_PARAMETER
+        if parsed.scheme not in ("ws://", "wss://"):
+            _logger.error("connect_to_url: unsupported scheme %r", parsed.scheme)
+            return Error.ERR_INVALID_PARAMETER
+
+        self._drop_conn()
+        self._reset_connection_state()
+        self._close_code = -1
+        self._close_reason = ""
+        ctx = self._ctx()
+        if self._group is None or not self._owns_group or self._group.context is not ctx:
+            self._group = Group(ctx, auto_release=False)
+            self._owns_group = True
+        out = ffi.new("gws_conn **")
+        err = lib.gws_conn_new(self._group.ptr, self._limits(), out)
+        if err != 0:
+            return Error(err)
+        self._conn = ffi.gc(out[0], lib.gws_conn_release)
+        self._serial = lib.gws_conn_serial(out[0])
+
+        tls = _TLSArgs(tls_client_options, parsed.host) if parsed.tls else None
+        keep = [
+            ffi.new("char[]", parsed.host.encode("utf-8")),
+            ffi.new("char[]", parsed.path.encode("utf-8")),
+            ffi.new("char[]", parsed.host_header().encode("utf-8")),
+        ]
+        args = ffi.new("gws_connect_args *")
+        args.address, args.path, args.host_header = keep
+        args.port = parsed.port
+        if self._supported_protocols:
+            keep.append(ffi.new("char[]", ",".join(self._supported_protocols).encode("utf-8")))
+            args.protocols = keep[-1]
+        if self._handshake_headers:
+            keep.append(ffi.new("char[]", "\r\n".join(self._handshake_headers).encode("utf-8")))
+            args.headers = keep[-1]
+        if tls is not None:
+            args.tls = tls.ptr
+        err = lib.gws_conn_connect(self._conn, args)
+        if err != 0:
+            self._drop_conn()
+            return Error(err)
+        self._state = _State.STATE_CONNECTING
+        self._requested_url = url
+        return Error.OK
+
+    def accept_stream(self, stream: Any) -> Error:
+        """Run the server side of a WebSocket on a connected TCP socket.
+
+        ``stream`` is a connected :class:`socket.socket` whose HTTP upgrade request
+        is still unread (Python has no StreamPeer); see ``docs/differences.md``.
+        Adopting sockets is not implemented yet: returns ``ERR_UNAVAILABLE``.
+        """
+        if stream is None:
+            return Error.ERR_INVALID_PARAMETER
+        if self._state in (_State.STATE_CONNECTING, _State.STATE_OPEN):
+            return Error.ERR_ALREADY_IN_USE
+        if not isinstance(stream, socket.socket) or stream.type != socket.SOCK_STREAM:
+            return Error.ERR_INVALID_PARAMETER
+        _logger.error("accept_stream: adopting sockets is not supported yet")
+        return Error.ERR_UNAVAILABLE
+
+    def poll(self) -> None:
+        """Apply everything the connection did since the last poll (state, messages, close)."""
+        group = self._group
+        if group is None or not self._owns_group:
+            return
+        conn = self._conn
+        if conn is not None and self._consumed_msgs:
+            lib.gws_conn_rx_release(conn, self._consumed_msgs, self._consumed_bytes)
+            self._consumed_msgs = self._consumed_bytes = 0
+        serial = self._serial
+        for ev in group.poll():
+            if ev.conn == serial or ev.type == EV_LOG:
+                self._apply_event(ev.type, ev.code, ev.data)
+
+    def get_ready_state(self) -> _State:
+        """The connection's State."""
+        return self._state
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake (``code < 0``: drop the connection at once)."""
+        code = _int(code, "code")
+        if not isinstance(reason, str):
+            raise TypeError("reason must be a str")
+        state = self._state
+        if code < 0 or state == _State.STATE_CONNECTING:
+            if self._conn is not None:
+                lib.gws_conn_close(self._conn, -1, ffi.NULL, 0)
+            self._drop_conn()
+            self._state = _State.STATE_CLOSED
+            self._rx.clear()
+            return
+        if state != _State.STATE_OPEN:
+            return
+        raw = reason.encode("utf-8")
+        self._state = _State.STATE_CLOSING
+        if len(raw) > _MAX_CLOSE_REASON:
+            # Godot's frame engine refuses the frame; the state is CLOSING
+            # all the same and nothing is sent.
+            _logger.error("close: reason longer than 123 bytes, no close frame sent")
+            return
+        if self._conn is not None:
+            lib.gws_conn_close(self._conn, code & 0xFFFF, raw, len(raw))
+
+    # -- sending ------------------------------------------------------------------
+
+    def _send(self, data: bytes | bytearray | memoryview, text: bool) -> Error:
+        if self._state != _State.STATE_OPEN or self._conn is None:
+            _logger.error("send: the connection is not open")
+            return Error.FAILED
+        payload = data if isinstance(data, bytes) else ffi.from_buffer(data)
+        err = lib.gws_conn_send(self._conn, payload, len(data), 1 if text else 0)
+        if err == 6:
+            _logger.error("send: outbound buffer full (ERR_OUT_OF_MEMORY)")
+        elif err != 0:
+            _logger.error("send: the connection is not open")
+        return Error(err)
+
+    def send(
+        self, message: bytes | bytearray | memoryview, write_mode: int = _WriteMode.WRITE_MODE_BINARY
+    ) -> Error:
+        """Send one message (text frames carry the bytes as they are)."""
+        data = _as_bytes(message, "send()")
+        mode = _int(write_mode, "write_mode")
+        if mode not in (0, 1):
+            raise ValueError("write_mode must be WRITE_MODE_TEXT or WRITE_MODE_BINARY")
+        return self._send(data, mode == 0)
+
+    def send_text(self, message: str) -> Error:
+        """Send ``message`` as a UTF-8 text frame."""
+        if not isinstance(message, str):
+            raise TypeError("send_text() expects a str")
+        return self._send(message.encode("utf-8"), True)
+
+    def _put_packet(self, data: bytes | bytearray | memoryview) -> Error:
+        return self._send(data, False)
+
+    # -- receiving ----------------------------------------------------------------
+
+    def _get_packet(self) -> tuple[Error, bytes]:
+        if self._state != _State.STATE_OPEN:
+            _logger.error("get_packet: the connection is not open")
+            return Error.FAILED, b""
+        if not self._rx:
+            return Error.ERR_UNAVAILABLE, b""
+        data, text = self._rx.popleft()
+        self._was_string = text
+        self._consumed_msgs += 1
+        self._consumed_bytes += len(data)
+        return Error.OK, data
+
+    def get_available_packet_count(self) -> int:
+        """Whole messages waiting (0 unless OPEN)."""
+        return len(self._rx) if self._state == _State.STATE_OPEN else 0
+
+    def was_string_packet(self) -> bool:
+        """Whether the last message :meth:`get_packet` returned was a text frame."""
+        return self._was_string
+
+    # -- information --------------------------------------------------------------
+
+    def get_close_code(self) -> int:
+        """The close code (-1: not a clean close; 0: a close frame without a code)."""
+        return self._close_code
+
+    def get_close_reason(self) -> str:
+        """The reason of the close frame received."""
+        return self._close_reason
+
+    def get_connected_host(self) -> str:
+        """The remote IP address (``""`` without a connection)."""
+        if self._conn is None or self._state == _State.STATE_CLOSED:
+            _logger.error("get_connected_host: not connected")
+            return ""
+        return self._host
+
+    def get_connected_port(self) -> int:
+        """The remote TCP port (0 without a connection)."""
+        if self._conn is None or self._state == _State.STATE_CLOSED:
+            _logger.error("get_connected_port: not connected")
+            return 0
+        return self._port
+
+    def get_selected_protocol(self) -> str:
+        """The negotiated sub-protocol (``""`` if none)."""
+        return self._selected_protocol
+
+    def get_requested_url(self) -> str:
+        """Client: the URL given to connect_to_url; server: scheme + Host header + path."""
+        return self._requested_url
+
+    def get_current_outbound_buffered_amount(self) -> int:
+        """Bytes queued for sending and not yet written (0 unless OPEN)."""
+        if self._conn is None or self._state != _State.STATE_OPEN:
+            return 0
+        return int(lib.gws_conn_outbound_buffered(self._conn))
+
+    def set_no_delay(self, enabled: bool) -> None:
+        """Toggle TCP_NODELAY (on by default)."""
+        if self._conn is None:
+            _logger.error("set_no_delay: not connected")
+            return
+        lib.gws_conn_set_no_delay(self._conn, 1 if enabled else 0)
+
+    def get_max_packet_size(self) -> int:
+        """``inbound_buffer_size`` while a connection is set up, else 0 (not bound in Godot)."""
+        return self._inbound_buffer_size if self._conn is not None else 0
+
+    def __repr__(self) -> str:
+        return f"<WebSocketPeer {self._state.name} {self._requested_url!r}>"
