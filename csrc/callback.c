@@ -375,10 +375,9 @@ int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 	(void)user;
 	switch (reason) {
-	case LWS_CALLBACK_WSI_CREATE:
-		if (!c && !lws_vhost_user(lws_get_vhost(wsi)) && !ctx_of(wsi)->adopting)
-			return 0;  /* a client wsi, bound in client.c */
-		if (!c)
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		/* Not WSI_CREATE: lws sets the opaque pointer after that one. */
+		if (!c && (lws_vhost_user(lws_get_vhost(wsi)) || ctx_of(wsi)->adopting))
 			on_server_wsi(wsi);
 		return 0;
 

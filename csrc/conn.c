@@ -386,6 +386,7 @@ void gws_conn_rx_release(gws_conn *c, uint64_t msgs, uint64_t bytes)
 void gws_conn_release(gws_conn *c)
 {
 	gws_context *ctx;
+	bool closing;
 
 	if (!c)
 		return;
@@ -393,12 +394,17 @@ void gws_conn_release(gws_conn *c)
 	gws_ctx_lock(ctx);
 	c->caller_released = true;
 	member_remove_locked(c);
+	/* A closing handshake under way is left to finish (lws bounds it with
+	 * its close timeout); anything else is dropped now. */
+	closing = c->state == GWS_STATE_CLOSING && !c->closed_reported;
 	if (!c->closed_reported) {
-		gws_conn_clear_tx_locked(c);
+		if (!closing)
+			gws_conn_clear_tx_locked(c);
 		c->closed_reported = true;  /* nobody listens any more */
 		c->state = GWS_STATE_CLOSED;
 	}
-	gws_post_locked(ctx, GWS_CMD_DROP, c, NULL, 0);
+	if (!closing)
+		gws_post_locked(ctx, GWS_CMD_DROP, c, NULL, 0);
 	gws_ctx_unlock(ctx);
 	gws_conn_unref(c);
 }

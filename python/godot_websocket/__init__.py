@@ -6,18 +6,24 @@ Classes carry Godot's names, defaults, return codes and signals:
 Variant format (:func:`var_to_bytes`, :func:`bytes_to_var`).
 """
 
+from ._core import Context
 from .error import Error, error_string
+from .multiplayer_peer import MultiplayerPeer
 from .packet_peer import PacketPeer
 from .signal import Signal
 from .tls import CryptoKey, TLSOptions, X509Certificate
+from .websocket_multiplayer_peer import WebSocketMultiplayerPeer
 from .websocket_peer import WebSocketPeer
 
 __all__ = [
+    "Context",
     "CryptoKey",
     "Error",
+    "MultiplayerPeer",
     "PacketPeer",
     "Signal",
     "TLSOptions",
+    "WebSocketMultiplayerPeer",
     "WebSocketPeer",
     "X509Certificate",
     "error_string",

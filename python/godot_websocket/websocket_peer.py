@@ -112,6 +112,7 @@ class WebSocketPeer(PacketPeer):
         self._conn: Any = None
         self._serial = 0
         self._owns_group = True
+        self._server_tls = False  # server side: requested URL scheme is wss://
         self._reset_connection_state()
         self._close_code = -1
         self._close_reason = ""
@@ -252,7 +253,7 @@ class WebSocketPeer(PacketPeer):
                 self._host = ip.decode("ascii", "replace")
                 self._port = code
                 if not self._requested_url:
-                    scheme = "wss://" if getattr(self, "_server_tls", False) else "ws://"
+                    scheme = "wss://" if self._server_tls else "ws://"
                     self._requested_url = (
                         scheme
                         + host_header.decode("utf-8", "replace")
@@ -307,7 +308,7 @@ class WebSocketPeer(PacketPeer):
         self._close_code = -1
         self._close_reason = ""
         ctx = self._ctx()
-        if self._group is None or not self._owns_group or self._group.context is not ctx:
+        if self._group is None or (self._owns_group and self._group.context is not ctx):
             self._group = Group(ctx, auto_release=False)
             self._owns_group = True
         out = ffi.new("gws_conn **")

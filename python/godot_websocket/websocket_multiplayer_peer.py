@@ -1,0 +1,582 @@
+"""``WebSocketMultiplayerPeer``: Godot 4's WebSocket multiplayer transport (spec §1, §7.1).
+
+Wire protocol: right after the WebSocket handshake the server sends the new
+client its id as one 4-byte binary message (int32 little-endian, >= 2); after
+that every packet is one binary message with no header.
+
+All connections of one peer share one event group in the C core, so a
+``poll()`` drains every accept, open, message and close of every connection
+in a single FFI call; broadcasts share one copy of the payload in C.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import struct
+import time
+from collections import deque
+from typing import Any
+
+from . import _core
+from ._core import (
+    EV_ACCEPTED,
+    EV_CLOSED,
+    EV_CLOSING,
+    EV_LOG,
+    EV_MESSAGE,
+    EV_OPEN,
+    Context,
+    Group,
+    ffi,
+    lib,
+)
+from .error import Error
+from .multiplayer_peer import MultiplayerPeer, _ConnectionStatus, _TransferMode
+from .tls import TLSOptions
+from .websocket_peer import WebSocketPeer, _State, _string_list, _TLSArgs
+
+__all__ = ["WebSocketMultiplayerPeer"]
+
+_logger = logging.getLogger("godot_websocket")
+_ID = struct.Struct("<i")
+_PROTO_SIZE = 9  # the 3.x header size Godot still subtracts in get_max_packet_size()
+
+
+def _now_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
+class _Pending:
+    __slots__ = ("start_ms", "ws")
+
+    def __init__(self, start_ms: int, ws: WebSocketPeer) -> None:
+        self.start_ms = start_ms
+        self.ws = ws
+
+
+def _valid_bind_address(address: str) -> bool:
+    if address == "*":
+        return True
+    try:
+        if ":" in address:
+            ipaddress.IPv6Address(address)
+            return True
+        if len(address.split(".")) == 4:
+            ipaddress.IPv4Address(address)
+            return True
+    except ValueError:
+        return False
+    return False
+
+
+class WebSocketMultiplayerPeer(MultiplayerPeer):
+    """A multiplayer server (:meth:`create_server`) or client (:meth:`create_client`).
+
+    ``context`` (not in Godot) selects a :class:`~godot_websocket.Context`; by
+    default the process-wide threaded one.
+    """
+
+    def __init__(self, *, context: Context | None = None) -> None:
+        super().__init__()
+        self._context = context
+        # The "template" settings copied into every new connection.
+        self._template = WebSocketPeer(context=context)
+        self._handshake_timeout_ms = 3000
+        self._target_peer = 0
+        self._group: Group | None = None
+        self._listener: Any = None
+        self._status = _ConnectionStatus.CONNECTION_DISCONNECTED
+        self._unique_id = 0
+        self._server = False
+        self._server_tls = False
+        self._client_start_ms = 0
+        self._peers: dict[int, WebSocketPeer] = {}
+        self._pending: dict[int, _Pending] = {}
+        self._by_serial: dict[int, int] = {}
+        self._fifo: deque[tuple[int, bytes]] = deque()
+
+    # -- template properties ------------------------------------------------------
+
+    def set_supported_protocols(self, protocols: list[str]) -> None:
+        """Sub-protocols for new connections (entries stripped)."""
+        self._template.set_supported_protocols(protocols)
+
+    def get_supported_protocols(self) -> list[str]:
+        """See :meth:`set_supported_protocols`."""
+        return self._template.get_supported_protocols()
+
+    supported_protocols = property(get_supported_protocols, set_supported_protocols)
+
+    def set_handshake_headers(self, protocols: list[str]) -> None:
+        """Extra handshake header lines for new connections."""
+        self._template.set_handshake_headers(_string_list(protocols, "handshake_headers"))
+
+    def get_handshake_headers(self) -> list[str]:
+        """See :meth:`set_handshake_headers`."""
+        return self._template.get_handshake_headers()
+
+    handshake_headers = property(get_handshake_headers, set_handshake_headers)
+
+    def set_inbound_buffer_size(self, buffer_size: int) -> None:
+        """Largest inbound message per connection (bigger ones close it with 1009)."""
+        self._template.set_inbound_buffer_size(buffer_size)
+
+    def get_inbound_buffer_size(self) -> int:
+        """See :meth:`set_inbound_buffer_size`."""
+        return self._template.get_inbound_buffer_size()
+
+    inbound_buffer_size = property(get_inbound_buffer_size, set_inbound_buffer_size)
+
+    def set_outbound_buffer_size(self, buffer_size: int) -> None:
+        """Outbound byte budget per connection."""
+        self._template.set_outbound_buffer_size(buffer_size)
+
+    def get_outbound_buffer_size(self) -> int:
+        """See :meth:`set_outbound_buffer_size`."""
+        return self._template.get_outbound_buffer_size()
+
+    outbound_buffer_size = property(get_outbound_buffer_size, set_outbound_buffer_size)
+
+    def set_max_queued_packets(self, max_queued_packets: int) -> None:
+        """Message slots per connection and direction."""
+        self._template.set_max_queued_packets(max_queued_packets)
+
+    def get_max_queued_packets(self) -> int:
+        """See :meth:`set_max_queued_packets`."""
+        return self._template.get_max_queued_packets()
+
+    max_queued_packets = property(get_max_queued_packets, set_max_queued_packets)
+
+    def set_handshake_timeout(self, timeout: float) -> None:
+        """Seconds a connection may take to finish its handshake (stored as whole ms)."""
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise TypeError("handshake_timeout must be a number of seconds")
+        if timeout <= 0.0:
+            _logger.error("handshake_timeout must be > 0")
+            return
+        self._handshake_timeout_ms = int(timeout * 1000)
+
+    def get_handshake_timeout(self) -> float:
+        """See :meth:`set_handshake_timeout` (a 32-bit float, as in Godot)."""
+        value: float = struct.unpack("f", struct.pack("f", self._handshake_timeout_ms / 1000.0))[0]
+        return value
+
+    handshake_timeout = property(get_handshake_timeout, set_handshake_timeout)
+
+    # -- internals ----------------------------------------------------------------
+
+    def _ctx(self) -> Context:
+        if self._context is None or self._context.closed:
+            self._context = _core.default_context()
+        return self._context
+
+    def _new_ws(self) -> WebSocketPeer:
+        ws = WebSocketPeer(context=self._ctx())
+        t = self._template
+        ws.set_supported_protocols(t.get_supported_protocols())
+        ws.set_handshake_headers(t.get_handshake_headers())
+        ws.set_inbound_buffer_size(t.get_inbound_buffer_size())
+        ws.set_outbound_buffer_size(t.get_outbound_buffer_size())
+        ws.set_max_queued_packets(t.get_max_queued_packets())
+        return ws
+
+    def _clear(self) -> None:
+        for ws in self._peers.values():
+            ws.close(-1)
+        for p in self._pending.values():
+            p.ws.close(-1)
+        self._peers.clear()
+        self._pending.clear()
+        self._by_serial.clear()
+        self._fifo.clear()
+        if self._listener is not None:
+            ffi.release(self._listener)
+            self._listener = None
+        self._group = None
+        self._status = _ConnectionStatus.CONNECTION_DISCONNECTED
+        self._unique_id = 0
+        self._server = False
+        self._server_tls = False
+
+    # -- creating -------------------------------------------------------------------
+
+    def create_server(
+        self,
+        port: int,
+        bind_address: str = "*",
+        tls_server_options: TLSOptions | None = None,
+    ) -> Error:
+        """Listen on ``port`` (``bind_address``: ``"*"`` for IPv4 and IPv6, or one IP)."""
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise TypeError("port must be an int")
+        if not isinstance(bind_address, str):
+            raise TypeError("bind_address must be a str")
+        if tls_server_options is not None and not isinstance(tls_server_options, TLSOptions):
+            raise TypeError("tls_server_options must be a TLSOptions or None")
+        if self._status != _ConnectionStatus.CONNECTION_DISCONNECTED:
+            _logger.error("create_server: the peer is already in use")
+            return Error.ERR_ALREADY_IN_USE
+        if tls_server_options is not None and not tls_server_options.is_server():
+            _logger.error("create_server: client TLS options given to a server")
+            return Error.ERR_INVALID_PARAMETER
+        self._clear()
+        if not _valid_bind_address(bind_address):
+            _logger.error("create_server: invalid bind address %r", bind_address)
+            return Error.ERR_INVALID_PARAMETER
+        if not 0 <= port <= 65535:
+            _logger.error("create_server: port %d out of range", port)
+            return Error.ERR_INVALID_PARAMETER
+
+        group = Group(self._ctx(), auto_release=True)
+        t = self._template
+        keep: list[Any] = []
+        args = ffi.new("gws_listen_args *")
+        args.port = port
+        if bind_address != "*":
+            keep.append(ffi.new("char[]", bind_address.encode("ascii")))
+            args.bind_address = keep[-1]
+        if t.get_supported_protocols():
+            keep.append(ffi.new("char[]", ",".join(t.get_supported_protocols()).encode()))
+            args.protocols = keep[-1]
+        if t.get_handshake_headers():
+            keep.append(ffi.new("char[]", "\r\n".join(t.get_handshake_headers()).encode()))
+            args.headers = keep[-1]
+        tls = None
+        if tls_server_options is not None:
+            tls = _TLSArgs(tls_server_options, "")
+            args.tls = tls.ptr
+        limits = t._limits()
+        args.limits = limits[0]
+        out = ffi.new("gws_listener **")
+        err = lib.gws_listener_new(group.ptr, args, out)
+        if err != 0:
+            _logger.error("create_server: cannot listen on %s:%d (%s)", bind_address, port,
+                          Error(err).name)
+            return Error(err)
+        self._listener = ffi.gc(out[0], lib.gws_listener_release)
+        self._group = group
+        self._status = _ConnectionStatus.CONNECTION_CONNECTED
+        self._unique_id = 1
+        self._server = True
+        self._server_tls = tls_server_options is not None
+        return Error.OK
+
+    def create_client(self, url: str, tls_client_options: TLSOptions | None = None) -> Error:
+        """Connect to a server at ``url`` (``ws://`` or ``wss://``)."""
+        if not isinstance(url, str):
+            raise TypeError("url must be a str")
+        if tls_client_options is not None and not isinstance(tls_client_options, TLSOptions):
+            raise TypeError("tls_client_options must be a TLSOptions or None")
+        if self._status != _ConnectionStatus.CONNECTION_DISCONNECTED:
+            _logger.error("create_client: the peer is already in use")
+            return Error.ERR_ALREADY_IN_USE
+        if tls_client_options is not None and tls_client_options.is_server():
+            _logger.error("create_client: server TLS options given to a client")
+            return Error.ERR_INVALID_PARAMETER
+        self._clear()
+        group = Group(self._ctx(), auto_release=True)
+        ws = self._new_ws()
+        ws._group = group
+        ws._owns_group = False
+        err = ws.connect_to_url(url, tls_client_options)
+        if err != Error.OK:
+            return err
+        self._group = group
+        self._peers[1] = ws
+        self._by_serial[ws._serial] = 1
+        self._status = _ConnectionStatus.CONNECTION_CONNECTING
+        self._client_start_ms = _now_ms()
+        return Error.OK
+
+    def get_local_port(self) -> int:
+        """The port a server listens on (useful with port 0; not in Godot)."""
+        if self._listener is None:
+            return 0
+        return int(lib.gws_listener_port(self._listener))
+
+    # -- polling ----------------------------------------------------------------------
+
+    def poll(self) -> None:
+        """Process every pending network event; emits ``peer_connected``/``peer_disconnected``."""
+        if self._status == _ConnectionStatus.CONNECTION_DISCONNECTED or self._group is None:
+            return
+        if self._server:
+            self._poll_server()
+        else:
+            self._poll_client()
+
+    def _poll_server(self) -> None:
+        assert self._group is not None
+        group = self._group
+        now = _now_ms()
+        timeout = self._handshake_timeout_ms
+        gone: list[int] = []
+        by_serial = self._by_serial
+        peers = self._peers
+        fifo_append = self._fifo.append
+        for etype, serial, code, data in group.poll():
+            if etype == EV_MESSAGE:
+                pid = by_serial.get(serial)
+                ws = peers.get(pid) if pid is not None else None
+                if ws is None or ws._state != _State.STATE_OPEN:
+                    continue
+                if not data:
+                    _logger.error("Received an empty packet from peer %d, ignored", pid)
+                    continue
+                fifo_append((pid, data))  # type: ignore[arg-type]
+            elif etype == EV_ACCEPTED:
+                self._on_accepted(serial, data, now)
+            elif etype == EV_OPEN:
+                self._on_open(serial, code, data, now, timeout)
+            elif etype in (EV_CLOSING, EV_CLOSED):
+                pid = by_serial.get(serial)
+                if pid is None:
+                    continue
+                if pid in self._pending:
+                    p = self._pending.pop(pid)
+                    p.ws._apply_event(etype, code, data)
+                    p.ws.close(-1)
+                    del by_serial[serial]
+                elif pid in peers:
+                    peers[pid]._apply_event(etype, code, data)
+                    if pid not in gone:
+                        gone.append(pid)
+            elif etype == EV_LOG:
+                _core.log_core_line(code, data)
+
+        # Pending connections that took too long are dropped without a word.
+        if self._pending:
+            for pid in [
+                pid for pid, p in self._pending.items() if now - p.start_ms > timeout
+            ]:
+                p = self._pending.pop(pid)
+                self._by_serial.pop(p.ws._serial, None)
+                p.ws.close(-1)
+
+        for pid in gone:
+            ws = peers.pop(pid, None)
+            if ws is None:
+                continue
+            self._by_serial.pop(ws._serial, None)
+            self.peer_disconnected.emit(pid)
+            ws._drop_conn()
+
+    def _on_accepted(self, serial: int, data: bytes, now: int) -> None:
+        conn = Group.conn_pointer(data)
+        ws = self._new_ws()
+        assert self._group is not None
+        ws._adopt(conn, self._group, _State.STATE_CONNECTING)
+        ws._server_tls = self._server_tls
+        if self._refuse_new_connections:
+            ws.close(-1)
+            return
+        pid = self.generate_unique_id()
+        while pid in self._peers or pid in self._pending:
+            pid = self.generate_unique_id()
+        self._pending[pid] = _Pending(now, ws)
+        self._by_serial[serial] = pid
+
+    def _on_open(self, serial: int, code: int, data: bytes, now: int, timeout: int) -> None:
+        pid = self._by_serial.get(serial)
+        if pid is None or pid not in self._pending:
+            return
+        p = self._pending.pop(pid)
+        ws = p.ws
+        if now - p.start_ms > timeout or self._refuse_new_connections:
+            del self._by_serial[serial]
+            ws.close(-1)
+            return
+        ws._apply_event(EV_OPEN, code, data)
+        err = ws.put_packet(_ID.pack(pid))
+        if err != Error.OK:
+            _logger.error("Failed to send ID to peer %d", pid)
+            del self._by_serial[serial]
+            ws.close(-1)
+            return
+        self._peers[pid] = ws
+        lib.gws_conn_set_member(ws._conn, 1)
+        self.peer_connected.emit(pid)
+
+    def _poll_client(self) -> None:
+        assert self._group is not None
+        ws = self._peers.get(1)
+        if ws is None:
+            self._clear()
+            return
+        serial = ws._serial
+        for etype, ev_serial, code, data in self._group.poll():
+            if etype == EV_LOG:
+                _core.log_core_line(code, data)
+                continue
+            if ev_serial != serial:
+                continue
+            if etype != EV_MESSAGE:
+                ws._apply_event(etype, code, data)
+                continue
+            if ws._state != _State.STATE_OPEN:
+                continue
+            if self._status == _ConnectionStatus.CONNECTION_CONNECTING:
+                if len(data) != 4:
+                    _logger.error("Invalid ID received from server (%d bytes)", len(data))
+                    ws.close()
+                    continue
+                (self._unique_id,) = _ID.unpack(data)
+                if self._unique_id < 2:
+                    _logger.error("Invalid ID received from server (%d)", self._unique_id)
+                    ws.close()
+                    continue
+                self._status = _ConnectionStatus.CONNECTION_CONNECTED
+                self.peer_connected.emit(1)
+            elif not data:
+                _logger.error("Received an empty packet from the server, ignored")
+            else:
+                self._fifo.append((1, data))
+
+        if ws._state == _State.STATE_CLOSED:
+            if self._status == _ConnectionStatus.CONNECTION_CONNECTED:
+                self.peer_disconnected.emit(1)
+            self._clear()
+            return
+        if (
+            self._status == _ConnectionStatus.CONNECTION_CONNECTING
+            and ws._state != _State.STATE_OPEN
+            and _now_ms() - self._client_start_ms > self._handshake_timeout_ms
+        ):
+            _logger.warning("Connection to the server timed out (handshake_timeout)")
+            self._clear()
+
+    # -- packets ------------------------------------------------------------------------
+
+    def set_target_peer(self, id: int) -> None:
+        """0 broadcast, 1 the server, n > 1 one peer, n < 0 every peer but -n."""
+        if isinstance(id, bool) or not isinstance(id, int):
+            raise TypeError("target peer must be an int")
+        self._target_peer = id
+
+    def get_target_peer(self) -> int:
+        """The current target (not in Godot's script API)."""
+        return self._target_peer
+
+    def _put_packet(self, data: bytes | bytearray | memoryview) -> Error:
+        if self._status != _ConnectionStatus.CONNECTION_CONNECTED:
+            _logger.error("put_packet: not connected")
+            return Error.ERR_UNCONFIGURED
+        if not self._server:
+            ws = self._peers.get(1)
+            if ws is None:
+                return Error.ERR_UNCONFIGURED
+            return ws.put_packet(data)
+        target = self._target_peer
+        if target > 0:
+            ws = self._peers.get(target)
+            if ws is None:
+                _logger.error("Peer not found: %d", target)
+                return Error.ERR_INVALID_PARAMETER
+            ws.put_packet(data)
+            return Error.OK
+        assert self._group is not None
+        exclude: Any = ffi.NULL
+        if target < 0:
+            excluded = self._peers.get(-target)
+            if excluded is not None and excluded._conn is not None:
+                exclude = excluded._conn
+        payload = data if isinstance(data, bytes) else ffi.from_buffer(data)
+        if lib.gws_group_broadcast(self._group.ptr, payload, len(data), 0, exclude) < 0:
+            _logger.error("put_packet: out of memory")
+        return Error.OK
+
+    def _get_packet(self) -> tuple[Error, bytes]:
+        if self._status != _ConnectionStatus.CONNECTION_CONNECTED:
+            _logger.error("get_packet: not connected")
+            return Error.ERR_UNCONFIGURED, b""
+        if not self._fifo:
+            _logger.error("get_packet: no packet available")
+            return Error.ERR_UNAVAILABLE, b""
+        return Error.OK, self._fifo.popleft()[1]
+
+    def get_available_packet_count(self) -> int:
+        """Packets waiting to be read, from every peer."""
+        return len(self._fifo)
+
+    def get_packet_peer(self) -> int:
+        """Sender id of the next packet (1 and a log line if there is none)."""
+        if not self._fifo:
+            _logger.error("get_packet_peer: no packet available")
+            return 1
+        return self._fifo[0][0]
+
+    def get_packet_channel(self) -> int:
+        """Always 0: WebSocket has one channel."""
+        return 0
+
+    def get_packet_mode(self) -> _TransferMode:
+        """Always TRANSFER_MODE_RELIABLE."""
+        return _TransferMode.TRANSFER_MODE_RELIABLE
+
+    # -- peers ----------------------------------------------------------------------------
+
+    def get_peer(self, peer_id: int) -> WebSocketPeer | None:
+        """The live ``WebSocketPeer`` of a connected peer (``None`` and a log line if unknown)."""
+        ws = self._peers.get(peer_id)
+        if ws is None:
+            _logger.error("get_peer: peer %r not found", peer_id)
+        return ws
+
+    def get_peer_address(self, id: int) -> str:
+        """Remote IP of a peer (``""`` if unknown)."""
+        ws = self.get_peer(id)
+        return ws.get_connected_host() if ws is not None else ""
+
+    def get_peer_port(self, id: int) -> int:
+        """Remote TCP port of a peer (0 if unknown)."""
+        ws = self.get_peer(id)
+        return ws.get_connected_port() if ws is not None else 0
+
+    def get_peer_ids(self) -> list[int]:
+        """Ids of the connected peers, in connection order (not in Godot)."""
+        return list(self._peers)
+
+    def disconnect_peer(self, peer: int, force: bool = False) -> None:
+        """Close one peer's connection (close frame 1000); ``force`` removes it at once, silently."""
+        ws = self._peers.get(peer)
+        if ws is None:
+            _logger.error("disconnect_peer: peer %r not found", peer)
+            return
+        ws.close()
+        if not force:
+            return
+        if self._server:
+            del self._peers[peer]
+            self._by_serial.pop(ws._serial, None)
+            ws._drop_conn()
+        else:
+            self._clear()
+
+    def close(self) -> None:
+        """Drop every connection at once (no close frames, no signals) and stop listening."""
+        self._clear()
+
+    def get_connection_status(self) -> _ConnectionStatus:
+        """DISCONNECTED, CONNECTING (client waiting for its id) or CONNECTED."""
+        return self._status
+
+    def get_unique_id(self) -> int:
+        """1 for a server, the id the server gave for a client, 0 otherwise."""
+        return self._unique_id
+
+    def is_server(self) -> bool:
+        """True after a successful :meth:`create_server`."""
+        return self._server
+
+    def is_server_relay_supported(self) -> bool:
+        """Always True: SceneMultiplayer may relay through a WebSocket server."""
+        return True
+
+    def get_max_packet_size(self) -> int:
+        """``outbound_buffer_size - 9`` (Godot's value)."""
+        return self._template.get_outbound_buffer_size() - _PROTO_SIZE
+
+    def __repr__(self) -> str:
+        kind = "server" if self._server else "client"
+        return f"<WebSocketMultiplayerPeer {kind} {self._status.name} peers={list(self._peers)}>"
