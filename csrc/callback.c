@@ -85,8 +85,10 @@ int gws_do_write(struct gws_conn *c)
 		reason_len = c->close_reason_len;
 		memcpy(reason, c->close_reason, reason_len);
 	}
-	if (!more)
+	if (!more) {
 		c->write_requested = false;
+		c->tx_full_logged = false;
+	}
 	gws_ctx_unlock(ctx);
 
 	while (done) {

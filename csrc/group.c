@@ -193,9 +193,14 @@ int64_t gws_group_broadcast(gws_group *g, const char *data, size_t len, int text
 		if ((uint64_t)c->limits.max_queued_packets <= c->tx_count ||
 		    (c->limits.outbound_buffer_size > 0 &&
 		     c->tx_bytes + len > (uint64_t)c->limits.outbound_buffer_size)) {
-			gws_emit_log_locked(g, c->serial, 40,
-				"Send failed on peer %u: outbound queue full (ERR_OUT_OF_MEMORY)",
-				c->serial);
+			/* One line per overflow episode, not one per message:
+			 * a stalled peer under a broadcast would flood the log. */
+			if (!c->tx_full_logged) {
+				c->tx_full_logged = true;
+				gws_emit_log_locked(g, c->serial, 40,
+					"Send failed on connection %u: outbound queue full (ERR_OUT_OF_MEMORY); "
+					"further drops are not logged until it drains", c->serial);
+			}
 			continue;
 		}
 		it = malloc(sizeof(*it));

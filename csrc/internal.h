@@ -136,6 +136,7 @@ struct gws_conn {
 	uint8_t tx_mask[4];             /* [S] client: mask of tx_head */
 	bool wsi_ref;                   /* [S] the wsi holds a reference */
 	bool write_requested;
+	bool tx_full_logged;            /* an overflow was logged; reset when drained */
 	int64_t heartbeat_ms;
 	bool member;
 	struct gws_conn *mprev, *mnext; /* group member list */

@@ -41,6 +41,10 @@ __all__ = ["WebSocketMultiplayerPeer"]
 _logger = logging.getLogger("godot_websocket")
 _ID = struct.Struct("<i")
 _PROTO_SIZE = 9  # the 3.x header size Godot still subtracts in get_max_packet_size()
+# Hot paths compare enum members by identity (attribute lookups on enums are slow).
+_OK = Error.OK
+_CONNECTED = _ConnectionStatus.CONNECTION_CONNECTED
+_OPEN = _State.STATE_OPEN
 
 
 def _now_ms() -> int:
@@ -319,7 +323,7 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
             if etype == EV_MESSAGE:
                 pid = by_serial.get(serial)
                 ws = peers.get(pid) if pid is not None else None
-                if ws is None or ws._state != _State.STATE_OPEN:
+                if ws is None or ws._state is not _OPEN:
                     continue
                 if not data:
                     _logger.error("Received an empty packet from peer %d, ignored", pid)
@@ -459,7 +463,7 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
         return self._target_peer
 
     def _put_packet(self, data: bytes | bytearray | memoryview) -> Error:
-        if self._status != _ConnectionStatus.CONNECTION_CONNECTED:
+        if self._status is not _CONNECTED:
             _logger.error("put_packet: not connected")
             return Error.ERR_UNCONFIGURED
         if not self._server:
@@ -474,7 +478,7 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
                 _logger.error("Peer not found: %d", target)
                 return Error.ERR_INVALID_PARAMETER
             ws.put_packet(data)
-            return Error.OK
+            return _OK
         assert self._group is not None
         exclude: Any = ffi.NULL
         if target < 0:
@@ -484,16 +488,17 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
         payload = data if isinstance(data, bytes) else ffi.from_buffer(data)
         if lib.gws_group_broadcast(self._group.ptr, payload, len(data), 0, exclude) < 0:
             _logger.error("put_packet: out of memory")
-        return Error.OK
+        return _OK
 
     def _get_packet(self) -> tuple[Error, bytes]:
-        if self._status != _ConnectionStatus.CONNECTION_CONNECTED:
+        if self._status is not _CONNECTED:
             _logger.error("get_packet: not connected")
             return Error.ERR_UNCONFIGURED, b""
-        if not self._fifo:
+        fifo = self._fifo
+        if not fifo:
             _logger.error("get_packet: no packet available")
             return Error.ERR_UNAVAILABLE, b""
-        return Error.OK, self._fifo.popleft()[1]
+        return _OK, fifo.popleft()[1]
 
     def get_available_packet_count(self) -> int:
         """Packets waiting to be read, from every peer."""
