@@ -21,20 +21,47 @@ static gws_context *ctx_of(struct lws *wsi)
 
 /* ---- write path ---------------------------------------------------------- */
 
+/* Copies as much of m (from c->tx_off) as fits at batch + *pos, framing it
+ * first when nothing of it was written yet.  Returns true when m is done. */
+static bool put_message(struct gws_conn *c, gws_msg *m, uint8_t *batch, size_t *pos)
+{
+	size_t n;
+
+	if (c->tx_off == 0) {
+		if (c->is_client)
+			gws_mask_key(c->ctx, c->tx_mask);
+		*pos += gws_frame_header(batch + *pos, m->opcode, m->len,
+		                         c->is_client ? c->tx_mask : NULL);
+	}
+	n = m->len - c->tx_off;
+	if (n > GWS_WRITE_BATCH - *pos)
+		n = GWS_WRITE_BATCH - *pos;
+	memcpy(batch + *pos, m->data + c->tx_off, n);
+	if (c->is_client)
+		gws_mask(batch + *pos, n, c->tx_mask, c->tx_off);
+	*pos += n;
+	c->tx_off += n;
+	if (c->tx_off < m->len)
+		return false;
+	c->tx_off = 0;
+	return true;
+}
+
+#define GWS_TAKE_MAX 256
+
 int gws_do_write(struct gws_conn *c)
 {
 	gws_context *ctx = c->ctx;
 	uint8_t *batch = ctx->batch;
-	size_t pos = 0;
+	gws_msg *take[GWS_TAKE_MAX];
+	size_t pos = 0, ntake = 0, room, i;
 	bool more, close_now = false;
 	int close_code = 0;
 	char reason[124];
 	size_t reason_len = 0;
-	gws_txq_item *done = NULL;
 
 	if (c->dropping)
 		return -1;
-	gws_ctx_lock(ctx);
 	if (c->ping_due) {
 		uint8_t mask[4];
 
@@ -44,70 +71,62 @@ int gws_do_write(struct gws_conn *c)
 		c->ping_due = false;
 		c->awaiting_pong = true;
 	}
-	while (c->tx_head && pos + GWS_MAX_FRAME_HEADER < GWS_WRITE_BATCH) {
-		gws_txq_item *it = c->tx_head;
-		gws_msg *m = it->msg;
-		size_t n;
+	/* First the message a previous write left unfinished. */
+	if (c->tx_cur && put_message(c, c->tx_cur, batch, &pos)) {
+		gws_msg_unref(c->tx_cur);
+		c->tx_cur = NULL;
+	}
 
-		if (!c->tx_started) {
-			if (c->is_client)
-				gws_mask_key(ctx, c->tx_mask);
-			pos += gws_frame_header(batch + pos, m->opcode, m->len,
-			                        c->is_client ? c->tx_mask : NULL);
-			c->tx_started = true;
-			c->tx_off = 0;
-		}
-		n = m->len - c->tx_off;
-		if (n > GWS_WRITE_BATCH - pos)
-			n = GWS_WRITE_BATCH - pos;
-		memcpy(batch + pos, m->data + c->tx_off, n);
-		if (c->is_client)
-			gws_mask(batch + pos, n, c->tx_mask, c->tx_off);
-		pos += n;
-		c->tx_off += n;
-		if (c->tx_off < m->len)
-			break;
-		/* whole message issued */
-		c->tx_head = it->next;
-		if (!c->tx_head)
-			c->tx_tail = NULL;
+	/* Then take queued messages off the ring under the lock; the copying
+	 * and framing happen outside it, so senders never wait on a memcpy. */
+	gws_ctx_lock(ctx);
+	room = c->tx_cur ? 0 : GWS_WRITE_BATCH - pos;
+	while (c->tx_count && ntake < GWS_TAKE_MAX && room > GWS_MAX_FRAME_HEADER) {
+		gws_msg *m = c->txq[c->txq_head];
+		size_t need = m->len + GWS_MAX_FRAME_HEADER;
+
+		c->txq_head = (c->txq_head + 1) % c->txq_cap;
 		c->tx_count--;
 		c->tx_bytes -= m->len;
-		c->tx_started = false;
-		c->tx_off = 0;
-		it->next = done;
-		done = it;
+		take[ntake++] = m;
+		room = need < room ? room - need : 0;
 	}
-	more = c->tx_head != NULL;
-	if (!more && c->close_requested) {
-		close_now = true;
-		close_code = c->close_code;
-		reason_len = c->close_reason_len;
-		memcpy(reason, c->close_reason, reason_len);
-	}
+	more = c->tx_count != 0;
 	if (!more) {
 		c->write_requested = false;
 		c->tx_full_logged = false;
+		if (c->close_requested) {
+			close_code = c->close_code;
+			reason_len = c->close_reason_len;
+			memcpy(reason, c->close_reason, reason_len);
+		}
 	}
+	close_now = !more && c->close_requested;
 	gws_ctx_unlock(ctx);
 
-	while (done) {
-		gws_txq_item *next = done->next;
-
-		gws_msg_unref(done->msg);
-		free(done);
-		done = next;
+	for (i = 0; i < ntake; i++) {
+		if (c->tx_cur || !put_message(c, take[i], batch, &pos)) {
+			/* Only the last one can be left over (room was counted). */
+			if (!c->tx_cur)
+				c->tx_cur = take[i];
+			else
+				gws_msg_unref(take[i]);
+			continue;
+		}
+		gws_msg_unref(take[i]);
 	}
 	if (pos && lws_write(c->wsi, batch, pos, LWS_WRITE_HTTP) < (int)pos)
 		return -1;
+	if (c->tx_cur || more) {
+		lws_callback_on_writable(c->wsi);
+		return 0;
+	}
 	if (close_now) {
 		/* lws sends the close frame and waits for the peer's reply. */
 		lws_close_reason(c->wsi, (enum lws_close_status)close_code,
 		                 (unsigned char *)reason, reason_len);
 		return -1;
 	}
-	if (more)
-		lws_callback_on_writable(c->wsi);
 	return 0;
 }
 
@@ -276,6 +295,9 @@ static void on_destroy(struct gws_conn *c, struct lws *wsi)
 	gws_ctx_unlock(ctx);
 	lws_set_opaque_user_data(wsi, NULL);
 	c->wsi = NULL;
+	gws_msg_unref(c->tx_cur);
+	c->tx_cur = NULL;
+	c->tx_off = 0;
 	gws_bytes_free(&c->rx);
 	if (c->wsi_ref) {
 		c->wsi_ref = false;

@@ -62,6 +62,8 @@ void gws_conn_unref(struct gws_conn *c)
 		c->cnext->cprev = c->cprev;
 	gws_conn_clear_tx_locked(c);
 	gws_ctx_unlock(ctx);
+	free(c->txq);
+	gws_msg_unref(c->tx_cur);
 	if (c->fd >= 0)
 		close(c->fd);
 	free_args(c);
@@ -175,11 +177,54 @@ int gws_conn_state(const gws_conn *c)
 	return s;
 }
 
+int gws_conn_enqueue_locked(struct gws_conn *c, gws_msg *m)
+{
+	gws_context *ctx = c->ctx;
+
+	if (c->tx_count == c->txq_cap) {
+		size_t cap = c->txq_cap ? c->txq_cap * 2 : 16, i;
+		gws_msg **q = malloc(cap * sizeof(*q));
+
+		if (!q)
+			return GWS_ERR_OUT_OF_MEMORY;
+		for (i = 0; i < c->tx_count; i++)
+			q[i] = c->txq[(c->txq_head + i) % c->txq_cap];
+		free(c->txq);
+		c->txq = q;
+		c->txq_cap = cap;
+		c->txq_head = 0;
+	}
+	atomic_fetch_add(&m->refs, 1);
+	c->txq[(c->txq_head + c->tx_count) % c->txq_cap] = m;
+	c->tx_count++;
+	c->tx_bytes += m->len;
+	if (!c->write_requested) {
+		/* The service thread asks lws for WRITEABLE on its next turn. */
+		if (ctx->nwant_write == ctx->capwant_write) {
+			size_t cap = ctx->capwant_write ? ctx->capwant_write * 2 : 64;
+			struct gws_conn **w = realloc(ctx->want_write, cap * sizeof(*w));
+
+			if (!w)
+				return GWS_OK;  /* queued; written with the next request */
+			ctx->want_write = w;
+			ctx->capwant_write = cap;
+		}
+		gws_conn_ref(c);
+		ctx->want_write[ctx->nwant_write++] = c;
+		c->write_requested = true;
+		if (ctx->threaded && !ctx->wake_pending && ctx->lws) {
+			ctx->wake_pending = true;
+			lws_cancel_service(ctx->lws);
+		}
+	}
+	return GWS_OK;
+}
+
 int gws_conn_send(gws_conn *c, const char *data, size_t len, int text)
 {
 	gws_context *ctx = c->ctx;
-	gws_txq_item *it;
 	gws_msg *m;
+	int r;
 
 	gws_ctx_lock(ctx);
 	if (c->state != GWS_STATE_OPEN || c->close_requested) {
@@ -197,50 +242,26 @@ int gws_conn_send(gws_conn *c, const char *data, size_t len, int text)
 
 	/* Copy outside the lock: the service thread never waits on a memcpy. */
 	m = gws_msg_new(data, len, text);
-	it = malloc(sizeof(*it));
-	if (!m || !it) {
-		gws_msg_unref(m);
-		free(it);
+	if (!m)
 		return GWS_ERR_OUT_OF_MEMORY;
-	}
-	it->msg = m;
-	it->next = NULL;
-
 	gws_ctx_lock(ctx);
-	if (c->state != GWS_STATE_OPEN || c->close_requested) {
-		gws_ctx_unlock(ctx);
-		gws_msg_unref(m);
-		free(it);
-		return GWS_FAILED;
-	}
-	if (c->tx_tail)
-		c->tx_tail->next = it;
+	if (c->state != GWS_STATE_OPEN || c->close_requested)
+		r = GWS_FAILED;
 	else
-		c->tx_head = it;
-	c->tx_tail = it;
-	c->tx_count++;
-	c->tx_bytes += len;
-	if (!c->write_requested) {
-		c->write_requested = true;
-		gws_post_locked(ctx, GWS_CMD_WRITABLE, c, NULL, 0);
-	}
+		r = gws_conn_enqueue_locked(c, m);
 	gws_ctx_unlock(ctx);
-	return GWS_OK;
+	gws_msg_unref(m);
+	return r;
 }
 
 void gws_conn_clear_tx_locked(struct gws_conn *c)
 {
-	gws_txq_item *it = c->tx_head, *next;
+	size_t i;
 
-	for (; it; it = next) {
-		next = it->next;
-		gws_msg_unref(it->msg);
-		free(it);
-	}
-	c->tx_head = c->tx_tail = NULL;
+	for (i = 0; i < c->tx_count; i++)
+		gws_msg_unref(c->txq[(c->txq_head + i) % c->txq_cap]);
+	c->txq_head = 0;
 	c->tx_count = c->tx_bytes = 0;
-	c->tx_off = 0;
-	c->tx_started = false;
 }
 
 static void member_remove_locked(struct gws_conn *c)

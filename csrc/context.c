@@ -24,6 +24,7 @@ void gws_context_release(gws_context *ctx)
 {
 	if (!ctx || atomic_fetch_sub(&ctx->refs, 1) != 1)
 		return;
+	free(ctx->want_write);
 	pthread_mutex_destroy(&ctx->lock);
 	pthread_cond_destroy(&ctx->cond);
 	free(ctx->batch);
@@ -94,10 +95,6 @@ static void run_one(gws_context *ctx, gws_cmd *cmd)
 		}
 		break;
 	}
-	case GWS_CMD_WRITABLE:
-		if (wsi)
-			lws_callback_on_writable(wsi);
-		break;
 	case GWS_CMD_CLOSE:
 		if (wsi)
 			lws_callback_on_writable(wsi);
@@ -154,28 +151,35 @@ static void run_one(gws_context *ctx, gws_cmd *cmd)
 		gws_ctx_unlock(ctx);
 		break;
 	}
-	case GWS_CMD_UNLISTEN: {
-		struct gws_listener *l = cmd->listener;
-
-		if (l->vhost) {
-			lws_vhost_destroy(l->vhost);
-			l->vhost = NULL;
-		}
+	case GWS_CMD_UNLISTEN:
+		gws_listener_stop(cmd->listener);
 		break;
-	}
 	}
 }
 
 int gws_run_commands(gws_context *ctx)
 {
 	gws_cmd *cmd, *next;
+	struct gws_conn **want;
+	size_t nwant, i;
 	int n = 0;
 
 	gws_ctx_lock(ctx);
 	cmd = ctx->cmd_head;
 	ctx->cmd_head = ctx->cmd_tail = NULL;
 	ctx->wake_pending = false;
+	want = ctx->want_write;
+	nwant = ctx->nwant_write;
+	ctx->want_write = NULL;
+	ctx->nwant_write = ctx->capwant_write = 0;
 	gws_ctx_unlock(ctx);
+
+	for (i = 0; i < nwant; i++) {
+		if (want[i]->wsi)
+			lws_callback_on_writable(want[i]->wsi);
+		gws_conn_unref(want[i]);
+	}
+	free(want);
 
 	for (; cmd; cmd = next) {
 		next = cmd->next;

@@ -186,8 +186,6 @@ int64_t gws_group_broadcast(gws_group *g, const char *data, size_t len, int text
 		return -1;
 	gws_ctx_lock(ctx);
 	for (c = g->members; c; c = c->mnext) {
-		gws_txq_item *it;
-
 		if (c == exclude || c->state != GWS_STATE_OPEN || c->close_requested)
 			continue;
 		if ((uint64_t)c->limits.max_queued_packets <= c->tx_count ||
@@ -203,24 +201,8 @@ int64_t gws_group_broadcast(gws_group *g, const char *data, size_t len, int text
 			}
 			continue;
 		}
-		it = malloc(sizeof(*it));
-		if (!it)
-			continue;
-		atomic_fetch_add(&m->refs, 1);
-		it->msg = m;
-		it->next = NULL;
-		if (c->tx_tail)
-			c->tx_tail->next = it;
-		else
-			c->tx_head = it;
-		c->tx_tail = it;
-		c->tx_count++;
-		c->tx_bytes += len;
-		if (!c->write_requested) {
-			c->write_requested = true;
-			gws_post_locked(ctx, GWS_CMD_WRITABLE, c, NULL, 0);
-		}
-		n++;
+		if (gws_conn_enqueue_locked(c, m) == GWS_OK)
+			n++;
 	}
 	gws_ctx_unlock(ctx);
 	gws_msg_unref(m);

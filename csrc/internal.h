@@ -46,15 +46,9 @@ typedef struct gws_msg {
 gws_msg *gws_msg_new(const void *data, size_t len, int text);
 void gws_msg_unref(gws_msg *m);
 
-typedef struct gws_txq_item {
-	gws_msg *msg;
-	struct gws_txq_item *next;
-} gws_txq_item;
-
 typedef enum gws_cmd_type {
 	GWS_CMD_CONNECT,
 	GWS_CMD_ACCEPT_FD,
-	GWS_CMD_WRITABLE,     /* ask lws for a WRITEABLE callback */
 	GWS_CMD_CLOSE,        /* close frame after the queue */
 	GWS_CMD_DROP,         /* drop TCP, no close frame */
 	GWS_CMD_RX_RESUME,
@@ -91,6 +85,8 @@ struct gws_context {
 	bool wake_pending;              /* [L] a cancel_service is on its way */
 	gws_cmd *cmd_head, *cmd_tail;   /* [L] */
 	struct gws_conn *conns;         /* [L] every live connection */
+	struct gws_conn **want_write;   /* [L] conns that have new data to write */
+	size_t nwant_write, capwant_write; /* [L] */
 	uint32_t next_serial;           /* [L] */
 	uint8_t *batch;                 /* [S] write gathering buffer */
 	struct gws_conn *adopting;      /* [S] conn whose fd is being adopted */
@@ -129,11 +125,12 @@ struct gws_conn {
 	uint64_t rx_msgs_held, rx_bytes_held;  /* delivered, not yet released */
 	bool rx_paused;
 	bool in_dirty;
-	gws_txq_item *tx_head, *tx_tail;
-	uint64_t tx_count, tx_bytes;
-	size_t tx_off;                  /* [S] payload bytes of tx_head written */
-	bool tx_started;                /* [S] header of tx_head written */
-	uint8_t tx_mask[4];             /* [S] client: mask of tx_head */
+	gws_msg **txq;                  /* ring of queued messages (no malloc per send) */
+	size_t txq_head, txq_cap;
+	uint64_t tx_count, tx_bytes;    /* messages in txq and their payload bytes */
+	gws_msg *tx_cur;                /* [S] message being written, taken off txq */
+	size_t tx_off;                  /* [S] payload bytes of tx_cur written */
+	uint8_t tx_mask[4];             /* [S] client: mask of tx_cur */
 	bool wsi_ref;                   /* [S] the wsi holds a reference */
 	bool write_requested;
 	bool tx_full_logged;            /* an overflow was logged; reset when drained */
@@ -169,6 +166,9 @@ struct gws_listener {
 	char **protocol_names;
 	size_t nprotocols;
 	int port;                       /* bound port */
+	int listen_fd;                  /* our listening socket, -1 if none */
+	bool listen_fd_adopted;         /* lws owns (and closes) listen_fd */
+	struct lws *listen_wsi;         /* [S] raw-file wsi watching listen_fd */
 	int result;                     /* [L] of the synchronous LISTEN */
 	bool done;                      /* [L] */
 	bool paused;                    /* [L] */
@@ -203,6 +203,8 @@ void gws_conn_unref(struct gws_conn *c);
 void gws_conn_report_closed_locked(struct gws_conn *c, int code,
                                    const char *reason, size_t reason_len);
 void gws_conn_clear_tx_locked(struct gws_conn *c);
+/* Queues m (taking a reference) and schedules a write.  Lock held. */
+int gws_conn_enqueue_locked(struct gws_conn *c, gws_msg *m);
 void gws_conn_credit_rx_locked(struct gws_conn *c, uint64_t msgs, uint64_t bytes);
 bool gws_conn_rx_over_limit_locked(const struct gws_conn *c);
 
@@ -219,6 +221,8 @@ int gws_do_write(struct gws_conn *c);   /* [S] WRITEABLE handler */
 
 /* listener.c */
 int gws_listener_create_vhost(struct gws_listener *l);  /* [S] */
+/* Closes the listening socket now and destroys the vhost.  [S] */
+void gws_listener_stop(struct gws_listener *l);
 void gws_listener_unref(struct gws_listener *l);
 void gws_listener_ref(struct gws_listener *l);
 

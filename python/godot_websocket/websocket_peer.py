@@ -294,6 +294,11 @@ class WebSocketPeer(PacketPeer):
         if self._state in (_State.STATE_CONNECTING, _State.STATE_OPEN):
             _logger.error("connect_to_url: the peer is already in use")
             return Error.ERR_ALREADY_IN_USE
+        # Godot clears the peer here, before parsing: a bad URL still resets it.
+        self._drop_conn()
+        self._reset_connection_state()
+        self._close_code = -1
+        self._close_reason = ""
         try:
             parsed = parse_url(url)
         except URLError as e:
@@ -303,10 +308,6 @@ class WebSocketPeer(PacketPeer):
             _logger.error("connect_to_url: unsupported scheme %r", parsed.scheme)
             return Error.ERR_INVALID_PARAMETER
 
-        self._drop_conn()
-        self._reset_connection_state()
-        self._close_code = -1
-        self._close_reason = ""
         ctx = self._ctx()
         if self._group is None or (self._owns_group and self._group.context is not ctx):
             self._group = Group(ctx, auto_release=False)
@@ -369,9 +370,9 @@ class WebSocketPeer(PacketPeer):
             lib.gws_conn_rx_release(conn, self._consumed_msgs, self._consumed_bytes)
             self._consumed_msgs = self._consumed_bytes = 0
         serial = self._serial
-        for ev in group.poll():
-            if ev.conn == serial or ev.type == EV_LOG:
-                self._apply_event(ev.type, ev.code, ev.data)
+        for etype, ev_serial, code, data in group.poll():
+            if ev_serial == serial or etype == EV_LOG:
+                self._apply_event(etype, code, data)
 
     def get_ready_state(self) -> _State:
         """The connection's State."""
