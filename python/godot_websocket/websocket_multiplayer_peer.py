@@ -359,11 +359,14 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
                 p.ws.close(-1)
 
         for pid in gone:
-            ws = peers.pop(pid, None)
+            ws = peers.get(pid)
             if ws is None:
                 continue
-            self._by_serial.pop(ws._serial, None)
+            # As in Godot, the peer is still registered while the signal runs
+            # (get_peer(id) works in the handler), and removed right after.
             self.peer_disconnected.emit(pid)
+            peers.pop(pid, None)
+            self._by_serial.pop(ws._serial, None)
             ws._drop_conn()
 
     def _on_accepted(self, serial: int, data: bytes, now: int) -> None:
@@ -543,7 +546,7 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
         return list(self._peers)
 
     def disconnect_peer(self, peer: int, force: bool = False) -> None:
-        """Close one peer's connection (close frame 1000); ``force`` removes it at once, silently."""
+        """Close one peer's connection (close frame 1000); ``force`` drops it at once, silently."""
         ws = self._peers.get(peer)
         if ws is None:
             _logger.error("disconnect_peer: peer %r not found", peer)
