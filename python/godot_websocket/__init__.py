@@ -10,8 +10,17 @@ from ._core import Context
 from .error import Error, error_string
 from .multiplayer_peer import MultiplayerPeer
 from .packet_peer import PacketPeer
+from .scene import (
+    RPCConfig,
+    RPCMode,
+    SceneMultiplayer,
+    SceneNode,
+    SharedSecretAuth,
+    load_gdscript_rpc,
+    rpc,
+)
 from .signal import Signal
-from .tls import CryptoKey, TLSOptions, X509Certificate
+from .tls import Crypto, CryptoKey, TLSOptions, X509Certificate
 
 # Godot's binary Variant format and value types.  (Godot's Signal *value* type is
 # godot_websocket.variant.Signal; the top-level Signal is the signal object.)
@@ -65,6 +74,7 @@ __all__ = [
     "Callable",
     "Color",
     "Context",
+    "Crypto",
     "CryptoKey",
     "Error",
     "MultiplayerPeer",
@@ -82,8 +92,13 @@ __all__ = [
     "Plane",
     "Projection",
     "Quaternion",
+    "RPCConfig",
+    "RPCMode",
     "Rect2",
     "Rect2i",
+    "SceneMultiplayer",
+    "SceneNode",
+    "SharedSecretAuth",
     "Signal",
     "StringName",
     "TLSOptions",
@@ -106,6 +121,8 @@ __all__ = [
     "decode_variant",
     "encode_variant",
     "error_string",
+    "load_gdscript_rpc",
+    "rpc",
     "var_to_bytes",
     "var_to_bytes_with_objects",
 ]
