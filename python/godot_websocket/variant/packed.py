@@ -19,7 +19,7 @@ import itertools
 import operator
 import struct
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, SupportsIndex, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, SupportsIndex, TypeVar, cast, overload
 
 from ._real import LITTLE_ENDIAN_HOST, format_real
 from .math_types import Color, Vector2, Vector3, Vector4
@@ -309,7 +309,7 @@ class _PackedNumeric(Generic[_E]):
         arr = np.frombuffer(self._data, dtype=self._dtype)
         if self._width > 1:
             arr = arr.reshape(-1, self._width)
-        return arr  # type: ignore[no-any-return]
+        return cast("npt.NDArray[Any]", arr)
 
     def size(self) -> int:
         """Number of elements, like Godot's ``size()``."""
