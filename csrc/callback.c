@@ -60,8 +60,24 @@ int gws_do_write(struct gws_conn *c)
 	char reason[124];
 	size_t reason_len = 0;
 
-	if (c->dropping)
+	if (c->dropping) {
+		/* Dropped while the close frame of a connection we failed was
+		 * still owed (GWS_CMD_DROP): that frame alone, then go. */
+		gws_ctx_lock(ctx);
+		close_now = c->close_requested;
+		c->close_requested = false;
+		close_code = c->close_code;
+		reason_len = c->close_reason_len;
+		memcpy(reason, c->close_reason, reason_len);
+		gws_ctx_unlock(ctx);
+		if (close_now) {
+			/* read again, or the reply cannot end the wait */
+			lws_rx_flow_control(c->wsi, 1);
+			lws_close_reason(c->wsi, (enum lws_close_status)close_code,
+			                 (unsigned char *)reason, reason_len);
+		}
 		return -1;
+	}
 	if (c->ping_due) {
 		uint8_t mask[4];
 
@@ -122,7 +138,32 @@ int gws_do_write(struct gws_conn *c)
 		return 0;
 	}
 	if (close_now) {
-		/* lws sends the close frame and waits for the peer's reply. */
+		/* Issued once: lws calls WRITEABLE again while it waits for
+		 * the peer's reply, and a second -1 would drop the connection
+		 * before that reply (and any data still in flight) arrives. */
+		gws_ctx_lock(ctx);
+		c->close_requested = false;
+		gws_ctx_unlock(ctx);
+		if (close_code == 0) {
+			/* Godot sends close(0) as a close frame without a body;
+			 * lws_close_reason() always writes a status, and 0 is
+			 * invalid on the wire.  So the frame is ours, and lws
+			 * closes right after it (no reason set) instead of
+			 * waiting for the reply, whose code would be 0 anyway. */
+			uint8_t mask[4];
+			size_t n;
+
+			if (c->is_client)
+				gws_mask_key(ctx, mask);
+			n = gws_frame_header(batch, 0x8, 0, c->is_client ? mask : NULL);
+			lws_write(c->wsi, batch, n, LWS_WRITE_HTTP);
+			return -1;
+		}
+		/* lws sends the close frame and waits for the peer's reply,
+		 * which it must be able to read: reading may have been paused
+		 * (back-pressure, or a failure).  What arrives meanwhile is not
+		 * delivered (lws skips data frames after our close). */
+		lws_rx_flow_control(c->wsi, 1);
 		lws_close_reason(c->wsi, (enum lws_close_status)close_code,
 		                 (unsigned char *)reason, reason_len);
 		return -1;
@@ -131,6 +172,39 @@ int gws_do_write(struct gws_conn *c)
 }
 
 /* ---- events -------------------------------------------------------------- */
+
+/* Client handshake response accepted by lws, last moment its headers exist
+ * (lws detaches them before CLIENT_ESTABLISHED).  The sub-protocol list we
+ * offered is not needed any more: c->protocols becomes the one the server
+ * selected (NULL for none), for on_open().  lws lets a response without
+ * Sec-WebSocket-Protocol through even when we offered some; Godot fails the
+ * handshake then, and so do we (nonzero: lws reports a connection error).
+ * lws itself refuses a protocol we did not offer. */
+static int on_client_pre_establish(struct gws_conn *c, struct lws *wsi)
+{
+	gws_context *ctx = c->ctx;
+	int n = lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL);
+	char *sel = NULL;
+
+	if (n > 0) {
+		sel = malloc((size_t)n + 1);
+		if (!sel || lws_hdr_copy(wsi, sel, n + 1, WSI_TOKEN_PROTOCOL) < 0) {
+			free(sel);
+			return 1;
+		}
+	}
+	gws_ctx_lock(ctx);
+	if (c->protocols && !sel) {
+		gws_emit_log_locked(c->group, c->serial, 40,
+			"Requested sub-protocol(s) but the server selected none");
+		gws_ctx_unlock(ctx);
+		return 1;
+	}
+	free(c->protocols);
+	c->protocols = sel;
+	gws_ctx_unlock(ctx);
+	return 0;
+}
 
 static void on_open(struct gws_conn *c, struct lws *wsi)
 {
@@ -144,8 +218,11 @@ static void on_open(struct gws_conn *c, struct lws *wsi)
 	const struct lws_protocols *p = lws_get_protocol(wsi);
 
 	if (c->is_client) {
-		if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) < 0)
-			proto[0] = 0;
+		/* kept by on_client_pre_establish(): the headers are gone now */
+		gws_ctx_lock(ctx);
+		if (c->protocols)
+			snprintf(proto, sizeof(proto), "%s", c->protocols);
+		gws_ctx_unlock(ctx);
 	} else {
 		if (p && p->name && lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL))
 			snprintf(proto, sizeof(proto), "%s", p->name);
@@ -190,6 +267,80 @@ static void on_open(struct gws_conn *c, struct lws *wsi)
 	gws_ctx_unlock(ctx);
 }
 
+/* UTF-8 as RFC 3629 has it: no overlong forms, surrogates or code points
+ * past U+10FFFF.  (The context does not ask lws to validate: lws answers
+ * invalid text with a close frame it does not tell us about, and then waits
+ * for the peer's reply with the connection still OPEN for the caller.) */
+static bool utf8_valid(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c0 = s[i], c1;
+
+		if (c0 < 0x80) {
+			uint64_t w;
+
+			i++;
+			while (i + 8 <= n) {
+				memcpy(&w, s + i, 8);
+				if (w & 0x8080808080808080ULL)
+					break;
+				i += 8;
+			}
+			continue;
+		}
+		if (c0 >= 0xC2 && c0 <= 0xDF) {
+			if (n - i < 2 || (s[i + 1] & 0xC0) != 0x80)
+				return false;
+			i += 2;
+		} else if (c0 >= 0xE0 && c0 <= 0xEF) {
+			if (n - i < 3)
+				return false;
+			c1 = s[i + 1];
+			if ((c1 & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 ||
+			    (c0 == 0xE0 && c1 < 0xA0) ||  /* overlong */
+			    (c0 == 0xED && c1 > 0x9F))    /* surrogate */
+				return false;
+			i += 3;
+		} else if (c0 >= 0xF0 && c0 <= 0xF4) {
+			if (n - i < 4)
+				return false;
+			c1 = s[i + 1];
+			if ((c1 & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 ||
+			    (s[i + 3] & 0xC0) != 0x80 ||
+			    (c0 == 0xF0 && c1 < 0x90) ||  /* overlong */
+			    (c0 == 0xF4 && c1 > 0x8F))    /* past U+10FFFF */
+				return false;
+			i += 4;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* We detected a protocol violation.  Godot's wslay then sends a close frame
+ * with the code alone, stops reading, and the peer is CLOSED at once with
+ * that code and a fixed reason.  The close frame goes out from the write
+ * path, after what is already queued (a DROP meanwhile still sends it, see
+ * GWS_CMD_DROP): lws_close_reason() + returning -1 from a RECEIVE callback
+ * makes lws 4.1 free a buffer twice (heap corruption). */
+static void fail_connection(struct gws_conn *c, struct lws *wsi, int code, const char *why)
+{
+	gws_ctx_lock(c->ctx);
+	if (!c->closed_reported) {
+		gws_conn_report_closed_locked(c, code, why, strlen(why));
+		c->close_reason_len = 0;
+		c->close_requested = true;
+	}
+	gws_ctx_unlock(c->ctx);
+	c->rx_in_message = false;
+	gws_bytes_free(&c->rx);
+	lws_rx_flow_control(wsi, 0);
+	lws_callback_on_writable(wsi);
+}
+
 /* Returns -1 when the connection must be failed. */
 static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_t len)
 {
@@ -206,22 +357,21 @@ static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_
 	}
 	total = (uint64_t)c->rx.len + len + (final ? 0 : remaining);
 	gws_ctx_lock(ctx);
-	limit = c->limits.inbound_buffer_size;
-	if (limit >= 0 && total > (uint64_t)limit) {
-		/* Godot fails the connection: close 1009, then CLOSED at once
-		 * with the code we sent. */
-		static const char why[] = "Message too big";
-
-		gws_emit_log_locked(c->group, c->serial, 40,
-			"Message of more than %lld bytes (inbound_buffer_size) received, closing with 1009",
-			(long long)limit);
-		gws_conn_report_closed_locked(c, 1009, why, sizeof(why) - 1);
+	if (c->closed_reported) {
+		/* Failed (1009, 1007) or dropped: the rest is not for anyone. */
 		gws_ctx_unlock(ctx);
 		c->rx_in_message = false;
 		gws_bytes_free(&c->rx);
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-		                 (unsigned char *)why, sizeof(why) - 1);
-		return -1;
+		return 0;
+	}
+	limit = c->limits.inbound_buffer_size;
+	if (limit >= 0 && total > (uint64_t)limit) {
+		gws_emit_log_locked(c->group, c->serial, 40,
+			"Message of more than %lld bytes (inbound_buffer_size) received, closing with 1009",
+			(long long)limit);
+		gws_ctx_unlock(ctx);
+		fail_connection(c, wsi, 1009, "Message too big");
+		return 0;
 	}
 	gws_ctx_unlock(ctx);
 
@@ -240,6 +390,14 @@ static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_
 		len = c->rx.len;
 	}
 	c->rx_in_message = false;
+	if (c->rx_text && !utf8_valid(in, len)) {
+		gws_ctx_lock(ctx);
+		gws_emit_log_locked(c->group, c->serial, 40,
+			"Invalid UTF-8 in a text message, closing with 1007");
+		gws_ctx_unlock(ctx);
+		fail_connection(c, wsi, 1007, "Invalid frame payload data");
+		return 0;
+	}
 
 	gws_ctx_lock(ctx);
 	if (!c->closed_reported) {
@@ -444,6 +602,11 @@ int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		}
 		return 0;
 
+	case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+		if (c)
+			return on_client_pre_establish(c, wsi);
+		return 0;
+
 	case LWS_CALLBACK_ESTABLISHED:
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		if (c)
@@ -505,6 +668,30 @@ int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (c)
 			on_destroy(c, wsi);
 		return 0;
+
+	/* TLS (client.c, tls.c).  The two LOAD_EXTRA reasons come with a
+	 * fake wsi (only its vhost is set) and the vhost's SSL_CTX in user;
+	 * listener vhosts are the ones with a vhost user. */
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS:
+		if (!lws_vhost_user(lws_get_vhost(wsi)))
+			gws_client_tls_setup(wsi, user);
+		return 0;
+
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: {
+		struct gws_listener *l = lws_vhost_user(lws_get_vhost(wsi));
+
+		if (l)
+			gws_tls_server_setup(l, user);
+		return 0;
+	}
+
+	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+		/* Sent to the context's protocol 0 (the first vhost's: the
+		 * plain client vhost, this callback) with the client wsi.
+		 * user: X509_STORE_CTX, len: preverify_ok; 0 accepts. */
+		if (c)
+			return gws_client_verify(c, user, (int)len);
+		return len ? 0 : 1;
 
 	default:
 		return 0;

@@ -212,12 +212,18 @@ int gws_conn_enqueue_locked(struct gws_conn *c, gws_msg *m)
 		gws_conn_ref(c);
 		ctx->want_write[ctx->nwant_write++] = c;
 		c->write_requested = true;
-		if (ctx->threaded && !ctx->wake_pending && ctx->lws) {
-			ctx->wake_pending = true;
-			lws_cancel_service(ctx->lws);
-		}
+		gws_request_wake_locked(ctx);
 	}
 	return GWS_OK;
+}
+
+bool gws_conn_tx_room_locked(const struct gws_conn *c, size_t len)
+{
+	if (c->limits.max_queued_packets <= 0 ||
+	    c->tx_count >= (uint64_t)c->limits.max_queued_packets)
+		return false;
+	return c->limits.outbound_buffer_size <= 0 ||
+	       c->tx_bytes + len <= (uint64_t)c->limits.outbound_buffer_size;
 }
 
 int gws_conn_send(gws_conn *c, const char *data, size_t len, int text)
@@ -226,27 +232,16 @@ int gws_conn_send(gws_conn *c, const char *data, size_t len, int text)
 	gws_msg *m;
 	int r;
 
-	gws_ctx_lock(ctx);
-	if (c->state != GWS_STATE_OPEN || c->close_requested) {
-		gws_ctx_unlock(ctx);
-		return GWS_FAILED;
-	}
-	if (c->tx_count >= (uint64_t)(c->limits.max_queued_packets > 0 ?
-	                              c->limits.max_queued_packets : 0) ||
-	    (c->limits.outbound_buffer_size > 0 &&
-	     c->tx_bytes + len > (uint64_t)c->limits.outbound_buffer_size)) {
-		gws_ctx_unlock(ctx);
-		return GWS_ERR_OUT_OF_MEMORY;
-	}
-	gws_ctx_unlock(ctx);
-
-	/* Copy outside the lock: the service thread never waits on a memcpy. */
+	/* Copy before taking the lock, so the lock is held for the queue
+	 * operation only; a refused send costs one wasted copy. */
 	m = gws_msg_new(data, len, text);
 	if (!m)
 		return GWS_ERR_OUT_OF_MEMORY;
 	gws_ctx_lock(ctx);
 	if (c->state != GWS_STATE_OPEN || c->close_requested)
 		r = GWS_FAILED;
+	else if (!gws_conn_tx_room_locked(c, len))
+		r = GWS_ERR_OUT_OF_MEMORY;
 	else
 		r = gws_conn_enqueue_locked(c, m);
 	gws_ctx_unlock(ctx);
@@ -305,6 +300,7 @@ int gws_conn_close(gws_conn *c, int code, const char *reason, size_t reason_len)
 	gws_ctx_lock(ctx);
 	if (code < 0 || c->state == GWS_STATE_CONNECTING) {
 		/* Immediate: no close frame; queued data is discarded. */
+		c->close_requested = false;
 		if (c->state != GWS_STATE_CLOSED) {
 			gws_conn_clear_tx_locked(c);
 			gws_conn_report_closed_locked(c, c->close_code, "", 0);

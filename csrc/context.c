@@ -8,6 +8,7 @@
  */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -16,7 +17,42 @@
 #include "internal.h"
 
 void gws_ctx_lock(gws_context *ctx) { pthread_mutex_lock(&ctx->lock); }
-void gws_ctx_unlock(gws_context *ctx) { pthread_mutex_unlock(&ctx->lock); }
+void gws_request_wake_locked(gws_context *ctx)
+{
+	if (ctx->threaded && !ctx->wake_pending && ctx->lws) {
+		ctx->wake_pending = true;
+		ctx->wake_request = true;
+	}
+}
+
+void gws_ctx_wait_locked(gws_context *ctx)
+{
+	/* The wake-up normally waits for gws_ctx_unlock(); a waiter never
+	 * reaches it, so it wakes the thread itself (rare, synchronous calls). */
+	if (ctx->wake_request) {
+		ctx->wake_request = false;
+		if (ctx->lws)
+			lws_cancel_service(ctx->lws);
+	}
+	pthread_cond_wait(&ctx->cond, &ctx->lock);
+}
+
+void gws_ctx_unlock(gws_context *ctx)
+{
+	struct lws_context *l = NULL;
+
+	if (ctx->wake_request) {
+		ctx->wake_request = false;
+		l = ctx->lws;
+		/* gws_context_shutdown() waits for wakers before it destroys lws */
+		atomic_fetch_add(&ctx->wakers, 1);
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	if (l) {
+		lws_cancel_service(l);
+		atomic_fetch_sub(&ctx->wakers, 1);
+	}
+}
 
 void gws_context_ref(gws_context *ctx) { atomic_fetch_add(&ctx->refs, 1); }
 
@@ -25,6 +61,7 @@ void gws_context_release(gws_context *ctx)
 	if (!ctx || atomic_fetch_sub(&ctx->refs, 1) != 1)
 		return;
 	free(ctx->want_write);
+	gws_client_vhosts_free(ctx);
 	pthread_mutex_destroy(&ctx->lock);
 	pthread_cond_destroy(&ctx->cond);
 	free(ctx->batch);
@@ -54,10 +91,7 @@ int gws_post_locked(gws_context *ctx, gws_cmd_type type, struct gws_conn *c,
 	else
 		ctx->cmd_head = cmd;
 	ctx->cmd_tail = cmd;
-	if (ctx->threaded && !ctx->wake_pending && ctx->lws) {
-		ctx->wake_pending = true;
-		lws_cancel_service(ctx->lws);
-	}
+	gws_request_wake_locked(ctx);
 	return GWS_OK;
 }
 
@@ -101,8 +135,21 @@ static void run_one(gws_context *ctx, gws_cmd *cmd)
 		break;
 	case GWS_CMD_DROP:
 		if (wsi && !c->dropping) {
+			bool owed;
+
+			/* A connection the core failed (1009, 1007) may still
+			 * owe its close frame: the write path sends it, then
+			 * drops.  (close(-1) and release clear the request.) */
+			gws_ctx_lock(ctx);
+			owed = c->close_requested;
+			gws_ctx_unlock(ctx);
 			c->dropping = true;
-			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			if (owed) {
+				lws_callback_on_writable(wsi);
+				/* in case the socket never drains */
+				lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 5);
+			} else
+				lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		}
 		break;
 	case GWS_CMD_RX_RESUME:
@@ -235,6 +282,7 @@ int gws_context_new(int threaded, gws_context **out)
 	}
 	atomic_init(&ctx->refs, 1);
 	atomic_init(&ctx->stopping, false);
+	atomic_init(&ctx->wakers, 0);
 	pthread_mutex_init(&ctx->lock, NULL);
 	pthread_cond_init(&ctx->cond, NULL);
 	ctx->threaded = threaded != 0;
@@ -244,9 +292,11 @@ int gws_context_new(int threaded, gws_context **out)
 
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
+	/* No LWS_SERVER_OPTION_VALIDATE_UTF8: callback.c validates text
+	 * messages itself and fails them with 1007 as Godot does (lws would
+	 * send its own close frame without telling us). */
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
-	               LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
-	               LWS_SERVER_OPTION_VALIDATE_UTF8;
+	               LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.user = ctx;
 	/* One thread of service; no internal timeouts of ours beyond lws'
 	 * own handshake guards. */
@@ -310,6 +360,8 @@ void gws_context_shutdown(gws_context *ctx)
 	} else {
 		gws_run_commands(ctx);
 	}
+	while (atomic_load(&ctx->wakers) > 0)
+		sched_yield();
 	/* Destroying the context closes every wsi; the callbacks run here, on
 	 * this thread, which is now the only one that touches lws. */
 	lws_context_destroy(ctx->lws);

@@ -80,7 +80,51 @@ int gws_group_new(gws_context *ctx, int auto_release, gws_group **out)
 	return GWS_OK;
 }
 
-void gws_group_release(gws_group *g) { gws_group_unref(g); }
+void gws_group_release(gws_group *g)
+{
+	gws_context *ctx;
+	struct gws_conn **orphans = NULL;
+	size_t n = 0, cap = 0, off;
+	gws_bytes *b;
+
+	if (!g)
+		return;
+	/* A connection accepted after the caller's last poll is owned by the
+	 * caller, who will never see its ACCEPTED event now: release it here,
+	 * or it (and, through its reference, this group) would never be
+	 * freed.  Only the undrained buffer is looked at: the other one was
+	 * handed over by the last gws_group_poll(). */
+	ctx = g->ctx;
+	gws_ctx_lock(ctx);
+	b = &g->events[g->cur];
+	for (off = 0; off + sizeof(gws_event) <= b->len;) {
+		gws_event ev;
+		uintptr_t ptr;
+
+		memcpy(&ev, b->data + off, sizeof(ev));
+		if (ev.type == GWS_EV_ACCEPTED && ev.size == sizeof(ptr)) {
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 8;
+				struct gws_conn **p = realloc(orphans, ncap * sizeof(*p));
+
+				if (!p)
+					break;
+				orphans = p;
+				cap = ncap;
+			}
+			memcpy(&ptr, b->data + off + sizeof(ev), sizeof(ptr));
+			orphans[n++] = (struct gws_conn *)ptr;
+			ev.type = 0;  /* consumed */
+			memcpy(b->data + off, &ev, sizeof(ev));
+		}
+		off += sizeof(ev) + ((ev.size + 7u) & ~(size_t)7u);
+	}
+	gws_ctx_unlock(ctx);
+	while (n)
+		gws_conn_release(orphans[--n]);
+	free(orphans);
+	gws_group_unref(g);
+}
 
 void gws_emit_locked(gws_group *g, uint32_t type, uint32_t conn, int32_t code,
                      const void *data, size_t len)
@@ -188,9 +232,7 @@ int64_t gws_group_broadcast(gws_group *g, const char *data, size_t len, int text
 	for (c = g->members; c; c = c->mnext) {
 		if (c == exclude || c->state != GWS_STATE_OPEN || c->close_requested)
 			continue;
-		if ((uint64_t)c->limits.max_queued_packets <= c->tx_count ||
-		    (c->limits.outbound_buffer_size > 0 &&
-		     c->tx_bytes + len > (uint64_t)c->limits.outbound_buffer_size)) {
+		if (!gws_conn_tx_room_locked(c, len)) {
 			/* One line per overflow episode, not one per message:
 			 * a stalled peer under a broadcast would flood the log. */
 			if (!c->tx_full_logged) {

@@ -186,10 +186,44 @@ void gws_conn_release(gws_conn *c);
  * GWS_ERR_ALREADY_IN_USE when the address cannot be bound. */
 int gws_listener_new(gws_group *g, const gws_listen_args *args, gws_listener **out);
 int gws_listener_port(const gws_listener *l);
-/* Stops accepting (paused != 0): new TCP connections wait in the backlog. */
+/* Limits given to connections accepted from now on (as gws_listen_args.limits). */
+void gws_listener_set_limits(gws_listener *l, const gws_limits *limits);
+/* Meant to stop accepting (paused != 0), leaving new TCP connections in the
+ * backlog.  Not implemented: no effect (WebSocketMultiplayerPeer closes the
+ * connections it refuses itself). */
 void gws_listener_pause(gws_listener *l, int paused);
 /* Stops listening and drops every connection the listener accepted. */
 void gws_listener_release(gws_listener *l);
+
+/* ---- certificates and keys (OpenSSL) -------------------------------------- */
+
+/* Strings returned through `char **out` parameters below belong to the
+ * caller: free them with gws_free().  On failure gws_crypto_last_error()
+ * says why (per thread, until the next failing call). */
+void gws_free(void *p);
+const char *gws_crypto_last_error(void);
+/* Certificates as Godot's X509Certificate.load: every CERTIFICATE block of
+ * PEM data (malformed blocks skipped while one is good), else one DER
+ * certificate.  *out_pem: them as PEM; *out_count: how many; *out_skipped:
+ * blocks left out.  GWS_FAILED when there is no good certificate. */
+int gws_x509_parse(const uint8_t *data, size_t len, char **out_pem, int *out_count,
+                   int *out_skipped);
+/* A key as Godot's CryptoKey.load: a private key (public_only == 0) or a
+ * public key, PEM or DER.  *out_pem: the key as PEM - the public half when
+ * out_public != 0 or public_only != 0, else the private key (RSA/EC in their
+ * traditional form, as mbedtls writes them).  GWS_FAILED if unreadable. */
+int gws_key_parse(const uint8_t *data, size_t len, int public_only, int out_public,
+                  char **out_pem);
+/* Crypto.generate_rsa: a new RSA key (exponent 65537), private key PEM. */
+int gws_key_generate_rsa(int bits, char **out_pem);
+/* Crypto.generate_self_signed_certificate: subject = issuer = issuer_name
+ * ("CN=...,O=...,C=..."), validity "YYYYMMDDhhmmss" (UTC), random serial,
+ * CA:TRUE pathlen 0, SHA-256, signed with key_pem.  alt_names (not in
+ * Godot): NULL/"" or comma-separated DNS names and IP literals for a
+ * subjectAltName extension.  GWS_ERR_INVALID_PARAMETER for a bad name,
+ * time or alt name; GWS_FAILED otherwise. */
+int gws_x509_self_signed(const char *key_pem, const char *issuer_name, const char *not_before,
+                         const char *not_after, const char *alt_names, char **out_pem);
 
 #ifdef __cplusplus
 }

@@ -83,6 +83,8 @@ struct gws_context {
 	atomic_bool stopping;
 	bool shut_down;                 /* [L] */
 	bool wake_pending;              /* [L] a cancel_service is on its way */
+	bool wake_request;              /* [L] gws_ctx_unlock() must wake the thread */
+	atomic_int wakers;              /* threads inside lws_cancel_service() */
 	gws_cmd *cmd_head, *cmd_tail;   /* [L] */
 	struct gws_conn *conns;         /* [L] every live connection */
 	struct gws_conn **want_write;   /* [L] conns that have new data to write */
@@ -166,19 +168,24 @@ struct gws_listener {
 	char **protocol_names;
 	size_t nprotocols;
 	int port;                       /* bound port */
-	int listen_fd;                  /* our listening socket, -1 if none */
-	bool listen_fd_adopted;         /* lws owns (and closes) listen_fd */
-	struct lws *listen_wsi;         /* [S] raw-file wsi watching listen_fd */
 	int result;                     /* [L] of the synchronous LISTEN */
 	bool done;                      /* [L] */
 	bool paused;                    /* [L] */
 	bool released;                  /* [L] */
+	bool stopped;                   /* [L] the UNLISTEN command ran */
 	bool vhost_ref;                 /* [S] the vhost holds a reference */
 };
 
 /* context.c */
 void gws_ctx_lock(gws_context *ctx);
+/* Unlocks, then wakes the service thread if work was queued meanwhile: the
+ * wake-up (a pipe write) happens outside the lock, so the lock is never held
+ * across a system call. */
 void gws_ctx_unlock(gws_context *ctx);
+/* Asks for a wake-up at the next gws_ctx_unlock(); lock held. */
+void gws_request_wake_locked(gws_context *ctx);
+/* pthread_cond_wait() on ctx->cond, delivering a pending wake-up first. */
+void gws_ctx_wait_locked(gws_context *ctx);
 /* Queues a command (takes references on conn/listener); caller holds lock. */
 int gws_post_locked(gws_context *ctx, gws_cmd_type type, struct gws_conn *c,
                     struct gws_listener *l, int arg);
@@ -203,6 +210,8 @@ void gws_conn_unref(struct gws_conn *c);
 void gws_conn_report_closed_locked(struct gws_conn *c, int code,
                                    const char *reason, size_t reason_len);
 void gws_conn_clear_tx_locked(struct gws_conn *c);
+/* Whether the outbound limits (Godot's, spec 4.5) admit len more bytes. */
+bool gws_conn_tx_room_locked(const struct gws_conn *c, size_t len);
 /* Queues m (taking a reference) and schedules a write.  Lock held. */
 int gws_conn_enqueue_locked(struct gws_conn *c, gws_msg *m);
 void gws_conn_credit_rx_locked(struct gws_conn *c, uint64_t msgs, uint64_t bytes);
@@ -229,7 +238,25 @@ void gws_listener_ref(struct gws_listener *l);
 /* client.c */
 void gws_client_connect(struct gws_conn *c);  /* [S] */
 int gws_client_vhost_for(gws_context *ctx, const gws_tls *tls, struct lws_vhost **out); /* [S] */
+/* Frees the list of TLS client vhosts (the vhosts die with the lws context). */
+void gws_client_vhosts_free(gws_context *ctx);
 gws_tls *gws_tls_copy(const gws_tls *t);
 void gws_tls_free(gws_tls *t);
+/* LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS of a client vhost:
+ * trust store and SNI of its SSL_CTX.  [S] */
+void gws_client_tls_setup(struct lws *wsi, void *ssl_ctx);
+/* LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION: 0 accepts the
+ * certificate at the X509_STORE_CTX's depth, 1 refuses it (logged).  [S] */
+int gws_client_verify(struct gws_conn *c, void *x509_store_ctx, int preverify_ok);
+
+/* tls.c */
+struct stack_st_X509;
+/* Every certificate of PEM (or one DER) data, appended to chain; *skipped:
+ * malformed PEM blocks left out.  GWS_FAILED if there is none. */
+int gws_x509_read_chain(const uint8_t *data, size_t len, struct stack_st_X509 *chain,
+                        int *skipped);
+/* LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS of a listener's vhost:
+ * loads its certificate chain and key.  [S] */
+void gws_tls_server_setup(struct gws_listener *l, void *ssl_ctx);
 
 #endif

@@ -2,11 +2,31 @@
  * listener.c - listening sockets: one lws vhost per listener, created and
  * destroyed on the service thread, with the listener's sub-protocols as the
  * vhost's protocol table (lws selects among them during the handshake).
+ *
+ * Three lws 4.1 behaviours are worked around here:
+ *
+ * - lws_vhost_destroy() of a vhost that still has bound wsi (its listening
+ *   socket always is one) defers the destruction to a check that never fires
+ *   (the vhost's being_destroyed flag is never set in 4.1): the listening
+ *   socket stayed open and kept accepting after the server was closed.
+ *   gws_listener_stop() therefore closes every wsi of the vhost itself,
+ *   listening socket included, so that the vhost is destroyed at once.
+ * - A vhost created on the port (and interface) of a live vhost silently
+ *   shares that vhost's listening socket instead of failing: a probe bind()
+ *   in gws_listener_create_vhost() refuses a port that is in use.
+ * - lws moves each new HTTP connection to the first vhost of the context
+ *   listening on the same port (Host/SNI vhost selection), so no two vhosts
+ *   of a context may ever have the same port: a dead vhost lingering on the
+ *   port would capture the connections of a server restarted on it.  Both
+ *   points above guarantee that.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -34,6 +54,41 @@ void gws_listener_unref(struct gws_listener *l)
 	gws_context_release(ctx);
 }
 
+/* A callback reason of ours, sent to every wsi of a vhost by
+ * lws_callback_all_protocol_vhost_args() to list them (see stop). */
+#define GWS_CB_COLLECT (LWS_CALLBACK_USER + 0x6773)
+
+typedef struct wsi_list {
+	struct lws **v;
+	size_t n, cap;
+	bool failed;
+} wsi_list;
+
+/* Every protocol of a listener's vhost: the core's callback, plus the
+ * collection above. */
+static int listener_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                             void *user, void *in, size_t len)
+{
+	if ((int)reason == GWS_CB_COLLECT) {
+		wsi_list *list = in;
+
+		if (list->n == list->cap) {
+			size_t cap = list->cap ? list->cap * 2 : 16;
+			struct lws **v = realloc(list->v, cap * sizeof(*v));
+
+			if (!v) {
+				list->failed = true;
+				return 0;
+			}
+			list->v = v;
+			list->cap = cap;
+		}
+		list->v[list->n++] = wsi;
+		return 0;
+	}
+	return gws_lws_callback(wsi, reason, user, in, len);
+}
+
 static int build_protocols(struct gws_listener *l)
 {
 	const char *s = l->args.protocols;
@@ -45,7 +100,7 @@ static int build_protocols(struct gws_listener *l)
 		return -1;
 	/* Entry 0 takes connections that ask for no sub-protocol. */
 	l->protocols[0].name = "";
-	l->protocols[0].callback = gws_lws_callback;
+	l->protocols[0].callback = listener_callback;
 	while (s && *s) {
 		const char *e = strchr(s, ',');
 		size_t len = e ? (size_t)(e - s) : strlen(s);
@@ -70,7 +125,7 @@ static int build_protocols(struct gws_listener *l)
 				return -1;
 			memset(&l->protocols[n + 1], 0, sizeof(l->protocols[0]));
 			l->protocols[n + 1].name = l->protocol_names[n];
-			l->protocols[n + 1].callback = gws_lws_callback;
+			l->protocols[n + 1].callback = listener_callback;
 			n++;
 		}
 		s = e ? e + 1 : NULL;
@@ -80,20 +135,85 @@ static int build_protocols(struct gws_listener *l)
 	return 0;
 }
 
+/* Binds (and releases) a socket like the one lws is about to create, to
+ * learn whether the address and port are free: lws would share the socket
+ * of a live vhost on the same port instead of failing. */
+static int probe_bind(const char *bind_address, int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, one = 1, zero = 0, r = GWS_OK;
+
+	memset(&ss, 0, sizeof(ss));
+	if (!bind_address || !*bind_address || !strcmp(bind_address, "*")) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+
+		fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0) {
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+			a6->sin6_family = AF_INET6;
+			a6->sin6_addr = in6addr_any;
+			a6->sin6_port = htons((uint16_t)port);
+			sl = sizeof(*a6);
+		} else {
+			struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+
+			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			a4->sin_family = AF_INET;
+			a4->sin_addr.s_addr = htonl(INADDR_ANY);
+			a4->sin_port = htons((uint16_t)port);
+			sl = sizeof(*a4);
+		}
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+
+		if (inet_pton(AF_INET, bind_address, &a4->sin_addr) == 1) {
+			a4->sin_family = AF_INET;
+			a4->sin_port = htons((uint16_t)port);
+			sl = sizeof(*a4);
+		} else if (inet_pton(AF_INET6, bind_address, &a6->sin6_addr) == 1) {
+			a6->sin6_family = AF_INET6;
+			a6->sin6_port = htons((uint16_t)port);
+			sl = sizeof(*a6);
+		} else {
+			return GWS_ERR_INVALID_PARAMETER;
+		}
+		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && ss.ss_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	}
+	if (fd < 0)
+		return GWS_ERR_CANT_CREATE;
+	/* as lws (and Godot's TCPServer) do: TIME_WAIT does not block */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		r = GWS_ERR_ALREADY_IN_USE;  /* in use, or not a local address */
+	close(fd);
+	return r;
+}
+
 int gws_listener_create_vhost(struct gws_listener *l)
 {
 	struct lws_context_creation_info info;
 	const char *bind = l->args.bind_address;
 	char name[64];
 	unsigned char tmp[16];
+	int r;
 
+	if (l->args.port != CONTEXT_PORT_NO_LISTEN_SERVER) {
+		r = probe_bind(bind, l->args.port);
+		if (r != GWS_OK)
+			return r;
+	}
 	memset(&info, 0, sizeof(info));
 	snprintf(name, sizeof(name), "gws-listener-%p", (void *)l);
 	info.vhost_name = name;
 	info.port = l->args.port;
 	info.protocols = l->protocols;
 	info.user = l;
-	info.options = 0;
+	/* no silent "retry later" for an address that cannot be bound */
+	info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
 	if (bind && *bind && strcmp(bind, "*")) {
 		info.iface = bind;
 		if (inet_pton(AF_INET, bind, tmp) == 1)
@@ -102,19 +222,27 @@ int gws_listener_create_vhost(struct gws_listener *l)
 			info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY |
 			                LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
 	} else {
-		/* every interface, IPv4 and IPv6 on one socket */
-		info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY;
+		/* every interface, IPv4 and IPv6 on one socket; IPv4 alone on
+		 * a host without IPv6 (lws would end up listening nowhere) */
+		int fd6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd6 >= 0) {
+			close(fd6);
+			info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY;
+		} else {
+			info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+		}
 	}
 	if (l->tls.cert_pem || l->tls.key_pem) {
-		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-		if (l->tls.cert_pem) {
-			info.server_ssl_cert_mem = l->tls.cert_pem;
-			info.server_ssl_cert_mem_len = (unsigned int)strlen(l->tls.cert_pem);
-		}
-		if (l->tls.key_pem) {
-			info.server_ssl_private_key_mem = l->tls.key_pem;
-			info.server_ssl_private_key_mem_len = (unsigned int)strlen(l->tls.key_pem);
-		}
+		/* lws makes an empty SSL_CTX; gws_tls_server_setup() (tls.c)
+		 * loads the whole chain and the key into it (lws would take
+		 * the first certificate only, and fail the vhost on a bad
+		 * pair where Godot fails each handshake).  lws also gives
+		 * every TLS vhost a client SSL_CTX, unused here: without the
+		 * system trust store it costs next to nothing. */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+		                LWS_SERVER_OPTION_CREATE_VHOST_SSL_CTX |
+		                LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
 	}
 	info.keepalive_timeout = 5;
 	gws_listener_ref(l);
@@ -129,6 +257,38 @@ int gws_listener_create_vhost(struct gws_listener *l)
 		                                          : GWS_ERR_ALREADY_IN_USE;
 	l->port = lws_get_vhost_listen_port(l->vhost);
 	return GWS_OK;
+}
+
+void gws_listener_stop(struct gws_listener *l)
+{
+	struct lws_vhost *vh = l->vhost;
+
+	if (vh) {
+		wsi_list list = { NULL, 0, 0, false };
+		size_t i;
+
+		/* Close the listening socket and every connection of the vhost
+		 * now (gws_listener_release() drops them all anyway): with no
+		 * wsi left bound to it, lws_vhost_destroy() destroys the vhost
+		 * at once instead of never (see the top of the file).  Listed
+		 * first, closed after: closing edits the table being walked. */
+		lws_callback_all_protocol_vhost_args(vh, NULL, GWS_CB_COLLECT, &list, 0);
+		if (list.failed) {
+			gws_ctx_lock(l->ctx);
+			gws_emit_log_locked(l->group, 0, 40,
+			                    "Out of memory closing a server: its port stays busy");
+			gws_ctx_unlock(l->ctx);
+		}
+		for (i = 0; i < list.n; i++)
+			lws_set_timeout(list.v[i], PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+		free(list.v);
+		l->vhost = NULL;
+		lws_vhost_destroy(vh);
+	}
+	gws_ctx_lock(l->ctx);
+	l->stopped = true;
+	pthread_cond_broadcast(&l->ctx->cond);
+	gws_ctx_unlock(l->ctx);
 }
 
 static int listener_new(gws_group *g, const gws_listen_args *args, gws_listener **out)
@@ -167,7 +327,7 @@ static int listener_new(gws_group *g, const gws_listen_args *args, gws_listener 
 	if (r == GWS_OK) {
 		if (ctx->threaded) {
 			while (!l->done)
-				pthread_cond_wait(&ctx->cond, &ctx->lock);
+				gws_ctx_wait_locked(ctx);
 		} else {
 			gws_ctx_unlock(ctx);
 			gws_run_commands(ctx);
@@ -235,6 +395,13 @@ int gws_conn_accept_fd(gws_conn *c, int fd, const char *protocols, const char *h
 
 int gws_listener_port(const gws_listener *l) { return l->port; }
 
+void gws_listener_set_limits(gws_listener *l, const gws_limits *limits)
+{
+	gws_ctx_lock(l->ctx);
+	l->args.limits = *limits;  /* read under the lock by on_server_wsi() */
+	gws_ctx_unlock(l->ctx);
+}
+
 void gws_listener_pause(gws_listener *l, int paused)
 {
 	gws_ctx_lock(l->ctx);
@@ -251,7 +418,19 @@ void gws_listener_release(gws_listener *l)
 	ctx = l->ctx;
 	gws_ctx_lock(ctx);
 	l->released = true;
-	gws_post_locked(ctx, GWS_CMD_UNLISTEN, NULL, l, 0);
+	/* Synchronous, as Godot's TCPServer::stop(): when this returns the
+	 * port is free (a new server may bind it at once) and new connection
+	 * attempts are refused. */
+	if (gws_post_locked(ctx, GWS_CMD_UNLISTEN, NULL, l, 0) == GWS_OK) {
+		if (!ctx->threaded) {
+			gws_ctx_unlock(ctx);
+			gws_run_commands(ctx);
+			gws_ctx_lock(ctx);
+		} else if (!pthread_equal(pthread_self(), ctx->thread)) {
+			while (!l->stopped)
+				gws_ctx_wait_locked(ctx);
+		}
+	}
 	gws_ctx_unlock(ctx);
 	gws_listener_unref(l);
 }

@@ -39,7 +39,7 @@ class Signal(Generic[F]):
         return self._name
 
     def connect(self, callable_: F, flags: int = 0) -> int:
-        """Connect ``callable_``; connecting it twice is an error (returns ERR_INVALID_PARAMETER)."""
+        """Connect ``callable_``; connecting it twice logs and returns ERR_INVALID_PARAMETER."""
         if not callable(callable_):
             raise TypeError(f"{self._name}.connect() needs a callable")
         if self.is_connected(callable_):

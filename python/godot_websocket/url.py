@@ -64,8 +64,8 @@ def parse_url(url: str) -> ParsedURL:
     else:
         path = ""
         base = rest
-    # credentials
-    at = base.rfind("@")
+    # credentials (Godot strips up to the *first* '@')
+    at = base.find("@")
     if at >= 0:
         base = base[at + 1 :]
     is_ipv6 = False
@@ -77,9 +77,8 @@ def parse_url(url: str) -> ParsedURL:
         host = base[1:end]
         after = base[end + 1 :]
         is_ipv6 = True
-        if after:
-            if not after.startswith(":"):
-                raise URLError("unexpected text after the IPv6 address")
+        # Godot ignores text after ']' unless it starts with ':' (then it is the port).
+        if after.startswith(":"):
             port_text = after[1:]
             if not port_text:
                 raise URLError("empty port")
@@ -96,7 +95,9 @@ def parse_url(url: str) -> ParsedURL:
         raise URLError("empty host")
     port = 0
     if port_text:
-        if not port_text.isdigit() or not port_text.isascii():
+        # String::is_valid_int(): ASCII digits, optionally after one '+' or '-'.
+        digits = port_text[1:] if len(port_text) > 1 and port_text[0] in "+-" else port_text
+        if not digits.isdigit() or not digits.isascii():
             raise URLError(f"invalid port {port_text!r}")
         port = int(port_text)
         if not 1 <= port <= 65535:

@@ -99,6 +99,10 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
         self._pending: dict[int, _Pending] = {}
         self._by_serial: dict[int, int] = {}
         self._fifo: deque[tuple[int, bytes]] = deque()
+        # Server: peers whose WebSocketPeer may have left OPEN since the last
+        # poll (a close event, disconnect_peer(), or handed out by get_peer()
+        # and so closable by the user); poll() checks these, not every peer.
+        self._watch: set[int] = set()
 
     # -- template properties ------------------------------------------------------
 
@@ -125,6 +129,7 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
     def set_inbound_buffer_size(self, buffer_size: int) -> None:
         """Largest inbound message per connection (bigger ones close it with 1009)."""
         self._template.set_inbound_buffer_size(buffer_size)
+        self._sync_listener_limits()
 
     def get_inbound_buffer_size(self) -> int:
         """See :meth:`set_inbound_buffer_size`."""
@@ -135,6 +140,7 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
     def set_outbound_buffer_size(self, buffer_size: int) -> None:
         """Outbound byte budget per connection."""
         self._template.set_outbound_buffer_size(buffer_size)
+        self._sync_listener_limits()
 
     def get_outbound_buffer_size(self) -> int:
         """See :meth:`set_outbound_buffer_size`."""
@@ -145,6 +151,7 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
     def set_max_queued_packets(self, max_queued_packets: int) -> None:
         """Message slots per connection and direction."""
         self._template.set_max_queued_packets(max_queued_packets)
+        self._sync_listener_limits()
 
     def get_max_queued_packets(self) -> int:
         """See :meth:`set_max_queued_packets`."""
@@ -170,6 +177,13 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
 
     # -- internals ----------------------------------------------------------------
 
+    def _sync_listener_limits(self) -> None:
+        # The template is copied into each peer when it is accepted (Godot);
+        # the core accepts on its own thread, so it gets the current limits
+        # too, for what a connection receives before the next poll().
+        if self._listener is not None:
+            lib.gws_listener_set_limits(self._listener, self._template._limits())
+
     def _ctx(self) -> Context:
         if self._context is None or self._context.closed:
             self._context = _core.default_context()
@@ -193,6 +207,7 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
         self._peers.clear()
         self._pending.clear()
         self._by_serial.clear()
+        self._watch.clear()
         self._fifo.clear()
         if self._listener is not None:
             ffi.release(self._listener)
@@ -315,7 +330,6 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
         group = self._group
         now = _now_ms()
         timeout = self._handshake_timeout_ms
-        gone: list[int] = []
         by_serial = self._by_serial
         peers = self._peers
         fifo_append = self._fifo.append
@@ -344,10 +358,11 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
                     del by_serial[serial]
                 elif pid in peers:
                     peers[pid]._apply_event(etype, code, data)
-                    if pid not in gone:
-                        gone.append(pid)
+                    self._watch.add(pid)
             elif etype == EV_LOG:
-                _core.log_core_line(code, data)
+                # The core names connections by serial; say which peer it is.
+                pid = by_serial.get(serial)
+                _core.log_core_line(code, data if pid is None else b"Peer %d: %s" % (pid, data))
 
         # Pending connections that took too long are dropped without a word.
         if self._pending:
@@ -358,6 +373,19 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
                 self._by_serial.pop(p.ws._serial, None)
                 p.ws.close(-1)
 
+        # Godot's steps C/D: a peer that is not OPEN any more is gone, whatever
+        # made it so (the remote's close frame or TCP drop, disconnect_peer(),
+        # get_peer(id).close()); reported in peer-map order.  Checking the
+        # state rather than waiting for the core's CLOSED event reports a
+        # local close on the very next poll even if the remote never answers.
+        if not self._watch:
+            return
+        open_ = _State.STATE_OPEN
+        gone = [pid for pid in self._watch if pid in peers and peers[pid]._state != open_]
+        self._watch.intersection_update(peers)
+        if len(gone) > 1:
+            order = {pid: i for i, pid in enumerate(peers)}
+            gone.sort(key=order.__getitem__)
         for pid in gone:
             ws = peers.get(pid)
             if ws is None:
@@ -366,6 +394,7 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
             # (get_peer(id) works in the handler), and removed right after.
             self.peer_disconnected.emit(pid)
             peers.pop(pid, None)
+            self._watch.discard(pid)
             self._by_serial.pop(ws._serial, None)
             ws._drop_conn()
 
@@ -374,6 +403,7 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
         ws = self._new_ws()
         assert self._group is not None
         ws._adopt(conn, self._group, _State.STATE_CONNECTING)
+        ws._push_limits()  # the template as it is now, as Godot copies it at accept
         ws._server_tls = self._server_tls
         if self._refuse_new_connections:
             ws.close(-1)
@@ -473,14 +503,14 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
             ws = self._peers.get(1)
             if ws is None:
                 return Error.ERR_UNCONFIGURED
-            return ws.put_packet(data)
+            return ws._send(data, False)  # the binary send behind its put_packet
         target = self._target_peer
         if target > 0:
             ws = self._peers.get(target)
             if ws is None:
                 _logger.error("Peer not found: %d", target)
                 return Error.ERR_INVALID_PARAMETER
-            ws.put_packet(data)
+            ws._send(data, False)
             return _OK
         assert self._group is not None
         exclude: Any = ffi.NULL
@@ -524,21 +554,27 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
 
     # -- peers ----------------------------------------------------------------------------
 
-    def get_peer(self, peer_id: int) -> WebSocketPeer | None:
-        """The live ``WebSocketPeer`` of a connected peer (``None`` and a log line if unknown)."""
+    def _lookup(self, peer_id: int, what: str) -> WebSocketPeer | None:
         ws = self._peers.get(peer_id)
         if ws is None:
-            _logger.error("get_peer: peer %r not found", peer_id)
+            _logger.error("%s: peer %r not found", what, peer_id)
+        return ws
+
+    def get_peer(self, peer_id: int) -> WebSocketPeer | None:
+        """The live ``WebSocketPeer`` of a connected peer (``None`` and a log line if unknown)."""
+        ws = self._lookup(peer_id, "get_peer")
+        if ws is not None and self._server:
+            self._watch.add(peer_id)  # the caller may close() it: poll() will see
         return ws
 
     def get_peer_address(self, id: int) -> str:
         """Remote IP of a peer (``""`` if unknown)."""
-        ws = self.get_peer(id)
+        ws = self._lookup(id, "get_peer_address")
         return ws.get_connected_host() if ws is not None else ""
 
     def get_peer_port(self, id: int) -> int:
         """Remote TCP port of a peer (0 if unknown)."""
-        ws = self.get_peer(id)
+        ws = self._lookup(id, "get_peer_port")
         return ws.get_connected_port() if ws is not None else 0
 
     def get_peer_ids(self) -> list[int]:
@@ -553,12 +589,16 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
             return
         ws.close()
         if not force:
+            self._watch.add(peer)  # reported by the next poll()
             return
-        if self._server:
-            del self._peers[peer]
-            self._by_serial.pop(ws._serial, None)
-            ws._drop_conn()
-        else:
+        # Remove the peer, silently.  Releasing a CLOSING connection lets the
+        # core finish sending the close frame queued above (Godot flushes it
+        # before dropping the socket), where _clear() would cut TCP at once.
+        del self._peers[peer]
+        self._watch.discard(peer)
+        self._by_serial.pop(ws._serial, None)
+        ws._drop_conn()
+        if not self._server:
             self._clear()
 
     def close(self) -> None:

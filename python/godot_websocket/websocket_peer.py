@@ -29,6 +29,11 @@ class _State(enum.IntEnum):
     STATE_CLOSED = 3
 
 
+# Hot paths compare enum members by identity (enum attribute lookups are slow).
+_OPEN = _State.STATE_OPEN
+_OK = Error.OK
+
+
 class _WriteMode(enum.IntEnum):
     WRITE_MODE_TEXT = 0
     WRITE_MODE_BINARY = 1
@@ -108,6 +113,7 @@ class WebSocketPeer(PacketPeer):
         self._outbound_buffer_size = 65535
         self._max_queued_packets = 4096
         self._heartbeat_ms = 0
+        self._conn_inbound = 65535  # inbound_buffer_size of the current connection
         self._group: Group | None = None
         self._conn: Any = None
         self._serial = 0
@@ -132,7 +138,8 @@ class WebSocketPeer(PacketPeer):
 
     def set_supported_protocols(self, protocols: list[str]) -> None:
         """Sub-protocols to offer (client) or accept (server); entries are stripped."""
-        self._supported_protocols = [p.strip() for p in _string_list(protocols, "supported_protocols")]
+        protocols = _string_list(protocols, "supported_protocols")
+        self._supported_protocols = [p.strip() for p in protocols]
 
     def get_supported_protocols(self) -> list[str]:
         """A copy of the sub-protocol list."""
@@ -151,7 +158,7 @@ class WebSocketPeer(PacketPeer):
     handshake_headers = property(get_handshake_headers, set_handshake_headers)
 
     def set_inbound_buffer_size(self, buffer_size: int) -> None:
-        """Largest message accepted, and the inbound byte budget (read when the connection opens)."""
+        """Largest message accepted, and the inbound byte budget (read at connect time)."""
         self._inbound_buffer_size = _int(buffer_size, "inbound_buffer_size")
 
     def get_inbound_buffer_size(self) -> int:
@@ -210,7 +217,11 @@ class WebSocketPeer(PacketPeer):
 
     def _push_limits(self) -> None:
         if self._conn is not None:
-            lib.gws_conn_set_limits(self._conn, self._limits())
+            limits = self._limits()
+            # inbound_buffer_size is read once per connection, as in Godot
+            # (there, when it opens): a later change must not reach the core.
+            limits.inbound_buffer_size = self._conn_inbound
+            lib.gws_conn_set_limits(self._conn, limits)
 
     def _ctx(self) -> Context:
         if self._context is None or self._context.closed:
@@ -229,6 +240,7 @@ class WebSocketPeer(PacketPeer):
         self._reset_connection_state()
         self._group = group
         self._owns_group = False
+        self._conn_inbound = self._inbound_buffer_size
         self._conn = ffi.gc(conn, lib.gws_conn_release)
         self._serial = lib.gws_conn_serial(conn)
         self._state = state
@@ -247,7 +259,7 @@ class WebSocketPeer(PacketPeer):
                 self._consumed_bytes += len(data)
         elif etype == EV_OPEN:
             if self._state == _State.STATE_CONNECTING:
-                proto, host_header, path, ip = (data.split(b"\0") + [b"", b"", b"", b""])[:4]
+                proto, host_header, path, ip = [*data.split(b"\0"), b"", b"", b"", b""][:4]
                 self._state = _State.STATE_OPEN
                 self._selected_protocol = proto.decode("utf-8", "replace")
                 self._host = ip.decode("ascii", "replace")
@@ -313,6 +325,7 @@ class WebSocketPeer(PacketPeer):
             self._group = Group(ctx, auto_release=False)
             self._owns_group = True
         out = ffi.new("gws_conn **")
+        self._conn_inbound = self._inbound_buffer_size
         err = lib.gws_conn_new(self._group.ptr, self._limits(), out)
         if err != 0:
             return Error(err)
@@ -406,11 +419,13 @@ class WebSocketPeer(PacketPeer):
     # -- sending ------------------------------------------------------------------
 
     def _send(self, data: bytes | bytearray | memoryview, text: bool) -> Error:
-        if self._state != _State.STATE_OPEN or self._conn is None:
+        if self._state is not _OPEN or self._conn is None:
             _logger.error("send: the connection is not open")
             return Error.FAILED
-        payload = data if isinstance(data, bytes) else ffi.from_buffer(data)
+        payload = data if type(data) is bytes else ffi.from_buffer(data)
         err = lib.gws_conn_send(self._conn, payload, len(data), 1 if text else 0)
+        if not err:
+            return _OK
         if err == 6:
             _logger.error("send: outbound buffer full (ERR_OUT_OF_MEMORY)")
         elif err != 0:
@@ -418,7 +433,9 @@ class WebSocketPeer(PacketPeer):
         return Error(err)
 
     def send(
-        self, message: bytes | bytearray | memoryview, write_mode: int = _WriteMode.WRITE_MODE_BINARY
+        self,
+        message: bytes | bytearray | memoryview,
+        write_mode: int = _WriteMode.WRITE_MODE_BINARY,
     ) -> Error:
         """Send one message (text frames carry the bytes as they are)."""
         data = _as_bytes(message, "send()")

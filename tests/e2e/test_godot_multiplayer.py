@@ -136,23 +136,37 @@ def test_broadcast_reaches_several_godot_clients(godot_browser: GodotBrowser) ->
 
 
 def test_exclusion_target_skips_one_godot_client(godot_browser: GodotBrowser) -> None:
+    """``set_target_peer(-id)`` reaches everyone but ``id``.
+
+    Each client first sends one packet, which tells the server which id belongs to which
+    client.  The server then sends P1 to everyone but c1, and P2 to c1 alone: c1 must
+    receive only P2 (a leaked P1 would arrive first, packets to a peer keep their order).
+    """
     server = OurServer(echo=False)
     try:
         run = godot_browser.start_clients(
-            server.url, "broadcast", count=2, timeout=50, per_client_args=[{}, {"expect": 0}]
+            server.url,
+            "broadcast",
+            count=2,
+            timeout=50,
+            per_client_args=[{"send": 1, "expect": 1}, {"send": 1, "expect": 1}],
         )
-        assert server.poll_until(lambda: len(server.connected) == 2, 40)
-        # Which id belongs to which client is learned from the clients' own reports
-        # once they finish; send to "everyone but the second to connect".
-        excluded = server.connected[1]
-        server.peer.set_target_peer(-excluded)
-        assert server.peer.put_packet(b"not for you") == Error.OK
-        results = run.wait(poll=server.poll)
-        ids = {r.unique_id: r for r in results}
-        assert set(ids) == set(server.connected)
-        assert ids[excluded].packets == []
-        [other] = [r for uid, r in ids.items() if uid != excluded]
-        assert other.packets == [b"not for you"]
+        assert server.poll_until(lambda: len(server.packets) == 2, 40), server.packets
+        by_tag = {
+            packets[0].split(b":")[0].decode(): pid for pid, packets in server.packets.items()
+        }
+        assert sorted(by_tag) == ["c0", "c1"]
+        server.peer.set_target_peer(-by_tag["c1"])
+        assert server.peer.put_packet(b"P1 for all but c1") == Error.OK
+        server.peer.set_target_peer(by_tag["c1"])
+        assert server.peer.put_packet(b"P2 for c1") == Error.OK
+        results = {r.tag: r for r in run.wait(poll=server.poll)}
+        for result in results.values():
+            check_ok(result)
+        assert results["c0"].unique_id == by_tag["c0"]
+        assert results["c1"].unique_id == by_tag["c1"]
+        assert results["c0"].packets == [b"P1 for all but c1"]
+        assert results["c1"].packets == [b"P2 for c1"]
     finally:
         server.close()
 

@@ -1,0 +1,58 @@
+"""The benchmarks run (tiny sizes) and write their JSON; no timing is asserted.
+
+Benchmarks are not timed tests: the real numbers live in docs/performance.md.
+This only checks that the harness, the servers and the load generator work, for
+our package plus one other peer (``websockets``, which the test extras install).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+
+pytest.importorskip("websockets")
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("GWS_SANITIZER")),
+    reason="benchmarks are meaningless (and very slow) on sanitizer builds",
+)
+
+
+def test_run_quick(tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    md = tmp_path / "perf.md"
+    p = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--quick", "--reps", "1",
+         "--peers", "ours,websockets", "--out", str(out), "--md", str(md)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["meta"]["quick"] is True
+    workloads = {r["workload"] for r in result["records"]}
+    assert workloads == {"W1", "W2", "W3", "W4", "W5", "W6"}
+    ours = [r for r in result["records"] if r["peer"] == "ours"]
+    failed = [r for r in ours if not r["ok"]]
+    assert not failed, failed
+    text = md.read_text()
+    assert "<!-- results:begin -->" in text and "### W6" in text
+
+
+def test_micro_quick(tmp_path: Path) -> None:
+    out = tmp_path / "micro.json"
+    p = subprocess.run(
+        [sys.executable, str(BENCH / "micro.py"), "--quick", "--out", str(out)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    summary = json.loads(out.read_text())["summary"]
+    for key in ("idle_poll_server_1", "get_packet", "put_packet_one_peer",
+                "put_packet_broadcast_100"):
+        assert summary[key]["median"] > 0
