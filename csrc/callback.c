@@ -230,6 +230,24 @@ static void on_open(struct gws_conn *c, struct lws *wsi)
 			host[0] = 0;
 		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0)
 			path[0] = 0;
+		/* lws keeps the query apart from the path; Godot's requested URL
+		 * has both. */
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0) {
+			/* one fragment per '&'-separated argument */
+			size_t used = strlen(path);
+			int i, n;
+
+			for (i = 0; used + 2 < sizeof(path); i++) {
+				n = lws_hdr_copy_fragment(wsi, path + used + 1,
+				                          (int)(sizeof(path) - used - 1),
+				                          WSI_TOKEN_HTTP_URI_ARGS, i);
+				if (n < 0)
+					break;
+				path[used] = i ? '&' : '?';
+				used += (size_t)n + 1;
+			}
+			path[used < sizeof(path) ? used : sizeof(path) - 1] = 0;
+		}
 	}
 	if (fd >= 0) {
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

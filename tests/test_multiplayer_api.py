@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections.abc import Callable
 
 import pytest
 
@@ -40,9 +41,15 @@ def test_enum_and_constant_values() -> None:
         assert cls.ConnectionStatus.CONNECTION_CONNECTED == 2
         assert cls.TransferMode.TRANSFER_MODE_UNRELIABLE_ORDERED == 1
     assert [m.name for m in W.ConnectionStatus] == [
-        "CONNECTION_DISCONNECTED", "CONNECTION_CONNECTING", "CONNECTION_CONNECTED"]
+        "CONNECTION_DISCONNECTED",
+        "CONNECTION_CONNECTING",
+        "CONNECTION_CONNECTED",
+    ]
     assert [m.name for m in W.TransferMode] == [
-        "TRANSFER_MODE_UNRELIABLE", "TRANSFER_MODE_UNRELIABLE_ORDERED", "TRANSFER_MODE_RELIABLE"]
+        "TRANSFER_MODE_UNRELIABLE",
+        "TRANSFER_MODE_UNRELIABLE_ORDERED",
+        "TRANSFER_MODE_RELIABLE",
+    ]
     # the Error values the multiplayer peer returns
     assert (Error.OK, Error.FAILED, Error.ERR_UNAVAILABLE, Error.ERR_UNCONFIGURED) == (0, 1, 2, 3)
     assert (Error.ERR_OUT_OF_MEMORY, Error.ERR_CANT_CREATE, Error.ERR_ALREADY_IN_USE) == (6, 20, 22)
@@ -90,30 +97,52 @@ def test_fixed_answers_of_an_idle_peer() -> None:
 
 PROPS = [
     # name, getter, setter, value, expected read-back
-    ("supported_protocols", "get_supported_protocols", "set_supported_protocols",
-     [" chat ", "\tgame\n", "x"], ["chat", "game", "x"]),
-    ("handshake_headers", "get_handshake_headers", "set_handshake_headers",
-     ["X-One: 1", " X-Two:  two "], ["X-One: 1", " X-Two:  two "]),
+    (
+        "supported_protocols",
+        "get_supported_protocols",
+        "set_supported_protocols",
+        [" chat ", "\tgame\n", "x"],
+        ["chat", "game", "x"],
+    ),
+    (
+        "handshake_headers",
+        "get_handshake_headers",
+        "set_handshake_headers",
+        ["X-One: 1", " X-Two:  two "],
+        ["X-One: 1", " X-Two:  two "],
+    ),
     ("inbound_buffer_size", "get_inbound_buffer_size", "set_inbound_buffer_size", 1234, 1234),
     ("outbound_buffer_size", "get_outbound_buffer_size", "set_outbound_buffer_size", 777, 777),
     ("max_queued_packets", "get_max_queued_packets", "set_max_queued_packets", 12, 12),
     ("handshake_timeout", "get_handshake_timeout", "set_handshake_timeout", 0.25, 0.25),
-    ("refuse_new_connections", "is_refusing_new_connections", "set_refuse_new_connections",
-     True, True),
+    (
+        "refuse_new_connections",
+        "is_refusing_new_connections",
+        "set_refuse_new_connections",
+        True,
+        True,
+    ),
     ("transfer_mode", "get_transfer_mode", "set_transfer_mode", 0, 0),
     ("transfer_mode", "get_transfer_mode", "set_transfer_mode", 1, 1),
     ("transfer_channel", "get_transfer_channel", "set_transfer_channel", 7, 7),
     # not clamped to the editor's 0..255 hint
     ("transfer_channel", "get_transfer_channel", "set_transfer_channel", 300, 300),
-    ("encode_buffer_max_size", "get_encode_buffer_max_size", "set_encode_buffer_max_size",
-     4096, 4096),
+    (
+        "encode_buffer_max_size",
+        "get_encode_buffer_max_size",
+        "set_encode_buffer_max_size",
+        4096,
+        4096,
+    ),
 ]
 
 
-@pytest.mark.parametrize("name,getter,setter,value,expected", PROPS,
-                         ids=[f"{p[0]}={p[3]!r}" for p in PROPS])
-def test_property_both_access_styles(name: str, getter: str, setter: str, value: object,
-                                     expected: object) -> None:
+@pytest.mark.parametrize(
+    "name,getter,setter,value,expected", PROPS, ids=[f"{p[0]}={p[3]!r}" for p in PROPS]
+)
+def test_property_both_access_styles(
+    name: str, getter: str, setter: str, value: object, expected: object
+) -> None:
     a = W()
     getattr(a, setter)(value)
     assert getattr(a, getter)() == expected
@@ -152,8 +181,9 @@ def test_handshake_timeout_is_stored_as_truncated_milliseconds() -> None:
 
 
 @pytest.mark.parametrize("bad", [0, 0.0, -1, -0.5])
-def test_handshake_timeout_rejects_non_positive(bad: float, caplog: pytest.LogCaptureFixture
-                                                ) -> None:
+def test_handshake_timeout_rejects_non_positive(
+    bad: float, caplog: pytest.LogCaptureFixture
+) -> None:
     p = W()
     p.handshake_timeout = 0.5
     with caplog.at_level(logging.ERROR, logger="godot_websocket"):
@@ -163,8 +193,10 @@ def test_handshake_timeout_rejects_non_positive(bad: float, caplog: pytest.LogCa
     assert len([r for r in caplog.records if r.name == "godot_websocket"]) == 2
 
 
-@pytest.mark.parametrize("value,expected", [
-    (1024, 1024), (1025, 2048), (4096, 4096), (5000, 8192), (268435456, 268435456)])
+@pytest.mark.parametrize(
+    "value,expected",
+    [(1024, 1024), (1025, 2048), (4096, 4096), (5000, 8192), (268435456, 268435456)],
+)
 def test_encode_buffer_max_size_rounds_up_to_power_of_two(value: int, expected: int) -> None:
     p = W()
     p.encode_buffer_max_size = value
@@ -172,8 +204,9 @@ def test_encode_buffer_max_size_rounds_up_to_power_of_two(value: int, expected: 
 
 
 @pytest.mark.parametrize("bad", [1000, 1023, 0, -1, 268435457])
-def test_encode_buffer_max_size_rejects_out_of_range(bad: int, caplog: pytest.LogCaptureFixture
-                                                     ) -> None:
+def test_encode_buffer_max_size_rejects_out_of_range(
+    bad: int, caplog: pytest.LogCaptureFixture
+) -> None:
     p = W()
     p.set_encode_buffer_max_size(4096)
     with caplog.at_level(logging.ERROR, logger="godot_websocket"):
@@ -237,18 +270,30 @@ def test_state_table(raw_ws_server) -> None:
     # new
     p = W()
     assert (p.get_connection_status(), p.is_server(), p.get_unique_id(), p.get_peer_ids()) == (
-        DISCONNECTED, False, 0, [])
+        DISCONNECTED,
+        False,
+        0,
+        [],
+    )
     # server running
     server, port = make_server()
-    assert (server.get_connection_status(), server.is_server(), server.get_unique_id(),
-            server.get_peer_ids()) == (CONNECTED, True, 1, [])
+    assert (
+        server.get_connection_status(),
+        server.is_server(),
+        server.get_unique_id(),
+        server.get_peer_ids(),
+    ) == (CONNECTED, True, 1, [])
     # client handshaking / waiting for its id: a server that does the WebSocket handshake
     # but never sends the id
     silent = raw_ws_server()
     waiting = W()
     assert waiting.create_client(silent.url) == Error.OK
-    assert (waiting.get_connection_status(), waiting.is_server(), waiting.get_unique_id(),
-            waiting.get_peer_ids()) == (CONNECTING, False, 0, [1])
+    assert (
+        waiting.get_connection_status(),
+        waiting.is_server(),
+        waiting.get_unique_id(),
+        waiting.get_peer_ids(),
+    ) == (CONNECTING, False, 0, [1])
     assert isinstance(waiting.get_peer(1), WebSocketPeer)
     silent.accept(peers=waiting)
     assert pump(waiting, lambda: waiting.get_peer(1).get_ready_state() == WebSocketPeer.STATE_OPEN)
@@ -263,8 +308,13 @@ def test_state_table(raw_ws_server) -> None:
     # closed
     for peer in (server, client, waiting):
         peer.close()
-        assert (peer.get_connection_status(), peer.is_server(), peer.get_unique_id(),
-                peer.get_peer_ids(), peer.get_local_port()) == (DISCONNECTED, False, 0, [], 0)
+        assert (
+            peer.get_connection_status(),
+            peer.is_server(),
+            peer.get_unique_id(),
+            peer.get_peer_ids(),
+            peer.get_local_port(),
+        ) == (DISCONNECTED, False, 0, [], 0)
 
 
 def test_poll_on_idle_peer_does_nothing() -> None:
@@ -275,3 +325,24 @@ def test_poll_on_idle_peer_does_nothing() -> None:
     for _ in range(3):
         p.poll()
     assert events == [] and p.get_connection_status() == DISCONNECTED
+
+
+def test_server_side_requested_url_keeps_path_and_query(poll_until: Callable[..., object]) -> None:
+    """Server side: ``ws://`` + Host header + request target, query string included."""
+    from godot_websocket import WebSocketMultiplayerPeer, WebSocketPeer
+
+    server = WebSocketMultiplayerPeer()
+    assert server.create_server(0, "127.0.0.1") == 0
+    port = server.get_local_port()
+    seen: list[str] = []
+    server.peer_connected.connect(
+        lambda peer_id: seen.append(server.get_peer(peer_id).get_requested_url())  # type: ignore[union-attr]
+    )
+    client = WebSocketPeer()
+    assert client.connect_to_url(f"ws://127.0.0.1:{port}/game/room?a=1&b=two") == 0
+    try:
+        assert poll_until(lambda: seen, (server, client))
+        assert seen == [f"ws://127.0.0.1:{port}/game/room?a=1&b=two"]
+    finally:
+        client.close(-1)
+        server.close()
