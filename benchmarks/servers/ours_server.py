@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Benchmark server "ours": a godot_websocket ``WebSocketMultiplayerPeer``.
+
+Written the way a Godot game's server loop is: ``poll()``, then drain every
+packet with ``get_packet()`` (each packet reaches Python code), then send with
+``put_packet()`` (``set_target_peer(id)`` for echo, ``0`` for broadcast).
+
+Settings (documented in docs/performance.md): inbound_buffer_size 16 MiB (W4's
+1 MiB messages), outbound_buffer_size 64 MiB and max_queued_packets 131072 (W3
+queues K messages per peer at once), no TLS, binary frames (the package never
+negotiates compression).
+
+``--idle`` is what the loop does when a poll found nothing:
+  yield     os.sched_yield() and poll again (lowest latency, burns a core)
+  sleep:S   time.sleep(S)
+  tick:HZ   a fixed-rate game loop: poll HZ times a second whatever happened
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _srv
+
+from godot_websocket import Error, WebSocketMultiplayerPeer
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--mode", choices=["echo", "sink"], default="sink")
+    ap.add_argument("--idle", default="yield")
+    ap.add_argument("--inbound", type=int, default=16 << 20)
+    ap.add_argument("--outbound", type=int, default=64 << 20)
+    ap.add_argument("--max-queued", type=int, default=1 << 17)
+    a = ap.parse_args()
+    _srv.setup()
+
+    mp = WebSocketMultiplayerPeer()
+    mp.set_inbound_buffer_size(a.inbound)
+    mp.set_outbound_buffer_size(a.outbound)
+    mp.set_max_queued_packets(a.max_queued)
+    if mp.create_server(a.port, "127.0.0.1") != Error.OK:
+        sys.exit("create_server failed")
+
+    cmds: list[str] = []
+    _srv.read_commands(cmds.append)
+    _srv.say("READY", mp.get_local_port())
+
+    idle_kind, _, idle_arg = a.idle.partition(":")
+    sleep_s = float(idle_arg) if idle_kind == "sleep" else 0.0
+    tick_ns = int(1e9 / float(idle_arg)) if idle_kind == "tick" else 0
+    yield_ = os.sched_yield
+    sleep = time.sleep
+    now_ns = _srv.now_ns
+    echo = a.mode == "echo"
+
+    poll = mp.poll
+    avail = mp.get_available_packet_count
+    get = mp.get_packet
+    get_peer = mp.get_packet_peer
+    set_target = mp.set_target_peer
+    put = mp.put_packet
+
+    count = 0
+    expect = 0
+    t_first = 0
+    game = None  # [period_ns, ticks_total, size, next_tick_ns, tick]
+    next_poll = now_ns()
+
+    while True:
+        poll()
+        n = avail()
+        if n:
+            if echo:
+                for _ in range(n):
+                    set_target(get_peer())
+                    put(get())
+            else:
+                if not count:
+                    t_first = now_ns()
+                for _ in range(n):
+                    get()
+                count += n
+                if expect and count >= expect:
+                    _srv.say("DONE", count, t_first, now_ns())
+                    expect = 0
+        if game is not None and now_ns() >= game[3]:
+            set_target(0)
+            put(_srv.state_message(game[4], game[2], game[3]))
+            game[4] += 1
+            game[3] += game[0]
+            if game[4] >= game[1]:
+                _srv.say("GAMEDONE", game[4], count)
+                game = None
+        if cmds:
+            while cmds:
+                words = cmds.pop(0).split()
+                op = words[0]
+                if op == "EXPECT":
+                    count, expect = 0, int(words[1])
+                    if expect and count >= expect:
+                        _srv.say("DONE", count, 0, 0)
+                elif op == "COUNT":
+                    _srv.say("COUNT", count)
+                elif op == "CONNS":
+                    _srv.say("CONNS", len(mp.get_peer_ids()))
+                elif op == "BCAST":
+                    k, size = int(words[1]), int(words[2])
+                    msg = bytes(size)
+                    set_target(0)
+                    t0 = now_ns()
+                    for _ in range(k):
+                        put(msg)
+                    _srv.say("BCASTED", t0, now_ns())
+                elif op == "GAME":
+                    hz, secs, size = int(words[1]), float(words[2]), int(words[3])
+                    game = [int(1e9 / hz), int(hz * secs), size, now_ns(), 0]
+                elif op == "QUIT":
+                    _srv.quit_now()
+        if tick_ns:
+            next_poll += tick_ns
+            delay = next_poll - now_ns()
+            if delay > 0:
+                sleep(delay / 1e9)
+            else:
+                next_poll = now_ns()
+        elif not n:
+            if sleep_s:
+                sleep(sleep_s)
+            else:
+                yield_()
+
+
+if __name__ == "__main__":
+    main()
