@@ -49,7 +49,7 @@ static bool put_message(struct gws_conn *c, gws_msg *m, uint8_t *batch, size_t *
 
 #define GWS_TAKE_MAX 256
 
-int gws_do_write(struct gws_conn *c)
+int gws_do_write(struct gws_conn *c, bool direct)
 {
 	gws_context *ctx = c->ctx;
 	uint8_t *batch = ctx->batch;
@@ -60,6 +60,13 @@ int gws_do_write(struct gws_conn *c)
 	char reason[124];
 	size_t reason_len = 0;
 
+	if (direct && (c->dropping || c->ping_due || c->tx_cur || lws_partial_buffered(c->wsi))) {
+		/* Special cases belong to the WRITEABLE callback, and so does
+		 * writing while lws still holds unsent bytes: lws would buffer
+		 * whatever we add without bound, defeating the outbound limit. */
+		lws_callback_on_writable(c->wsi);
+		return 0;
+	}
 	if (c->dropping) {
 		/* Dropped while the close frame of a connection we failed was
 		 * still owed (GWS_CMD_DROP): that frame alone, then go. */
@@ -118,6 +125,12 @@ int gws_do_write(struct gws_conn *c)
 		}
 	}
 	close_now = !more && c->close_requested;
+	if (direct && close_now) {
+		/* A close must be issued from the WRITEABLE callback (lws sends
+		 * the frame when it returns -1); leave it for that. */
+		close_now = false;
+		more = true;
+	}
 	gws_ctx_unlock(ctx);
 
 	for (i = 0; i < ntake; i++) {
@@ -661,7 +674,7 @@ int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		if (c)
-			return gws_do_write(c);
+			return gws_do_write(c, false);
 		return 0;
 
 	case LWS_CALLBACK_TIMER:

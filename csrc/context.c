@@ -222,9 +222,16 @@ int gws_run_commands(gws_context *ctx)
 	gws_ctx_unlock(ctx);
 
 	for (i = 0; i < nwant; i++) {
-		if (want[i]->wsi)
-			lws_callback_on_writable(want[i]->wsi);
-		gws_conn_unref(want[i]);
+		struct gws_conn *c = want[i];
+
+		/* Write at once rather than asking lws for WRITEABLE: that would
+		 * cost a round through poll() before the data leaves.  lws keeps
+		 * whatever the socket does not take and sends it first later. */
+		if (c->wsi && gws_do_write(c, true) < 0 && c->wsi && !c->dropping) {
+			c->dropping = true;
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		}
+		gws_conn_unref(c);
 	}
 	free(want);
 

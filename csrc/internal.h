@@ -226,7 +226,11 @@ void gws_mask_key(gws_context *ctx, uint8_t out[4]);  /* [S] */
 int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
                      void *user, void *in, size_t len);
 extern const struct lws_protocols gws_client_protocols[];
-int gws_do_write(struct gws_conn *c);   /* [S] WRITEABLE handler */
+/* [S] Writes queued frames.  direct: called outside the WRITEABLE callback
+ * (right after new data was queued, saving a trip through poll()); then the
+ * special cases (ping, close, partial message) are left to the callback.
+ * Returns -1 when the connection must be closed. */
+int gws_do_write(struct gws_conn *c, bool direct);
 
 /* listener.c */
 int gws_listener_create_vhost(struct gws_listener *l);  /* [S] */

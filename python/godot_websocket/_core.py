@@ -42,8 +42,8 @@ EV_CLOSING: int = lib.GWS_EV_CLOSING
 EV_CLOSED: int = lib.GWS_EV_CLOSED
 EV_LOG: int = lib.GWS_EV_LOG
 
-_HEADER = struct.Struct("=IIiI")
-_HEADER_SIZE = _HEADER.size
+HEADER = struct.Struct("=IIiI")  # gws_event: type, serial, code, size
+HEADER_SIZE = HEADER.size
 _POINTER = struct.Struct("=" + ("Q" if ffi.sizeof("uintptr_t") == 8 else "I"))
 
 
@@ -123,22 +123,30 @@ class Group:
         self._buf = ffi.new("const uint8_t **")
         self._len = ffi.new("size_t *")
 
-    def poll(self) -> Iterator[tuple[int, int, int, bytes]]:
-        """Drain every queued event (one FFI call), yielding them in order.
+    def drain(self) -> bytes:
+        """Every queued event, as one ``bytes`` copy of the core's buffer (one FFI call).
 
-        The events must be consumed before the next ``poll()`` of this group.
+        Records are laid out as :data:`HEADER` (type, serial, code, size) followed by
+        ``size`` bytes of data, padded to a multiple of 8; :meth:`poll` parses them.
+        Copying once and slicing ``bytes`` is cheaper than slicing the C buffer per event.
         """
         lib.gws_group_poll(self.ptr, self._buf, self._len)
         n = self._len[0]
-        if not n:
-            return
-        buf = ffi.buffer(self._buf[0], n)
-        unpack = _HEADER.unpack_from
+        return ffi.buffer(self._buf[0], n)[:] if n else b""
+
+    def poll(self) -> Iterator[tuple[int, int, int, bytes]]:
+        """Drain every queued event (one FFI call), yielding them in order.
+
+        Each event is a plain tuple ``(type, serial, code, data)`` (fields as in
+        :class:`Event`; a NamedTuple costs more than the rest).
+        """
+        buf = self.drain()
+        n = len(buf)
+        unpack = HEADER.unpack_from
         off = 0
         while off < n:
             etype, conn, code, size = unpack(buf, off)
-            start = off + _HEADER_SIZE
-            # A plain tuple (fields as in Event): a NamedTuple costs more than the rest.
+            start = off + HEADER_SIZE
             yield (etype, conn, code, buf[start : start + size])
             off = start + ((size + 7) & ~7)
 

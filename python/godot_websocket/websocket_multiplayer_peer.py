@@ -26,6 +26,8 @@ from ._core import (
     EV_LOG,
     EV_MESSAGE,
     EV_OPEN,
+    HEADER,
+    HEADER_SIZE,
     Context,
     Group,
     ffi,
@@ -333,17 +335,27 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
         by_serial = self._by_serial
         peers = self._peers
         fifo_append = self._fifo.append
-        for etype, serial, code, data in group.poll():
+        # The hot loop: parsed inline (no generator), messages first.
+        buf = group.drain()
+        end = len(buf)
+        unpack = HEADER.unpack_from
+        off = 0
+        while off < end:
+            etype, serial, code, size = unpack(buf, off)
+            start = off + HEADER_SIZE
+            off = start + ((size + 7) & ~7)
             if etype == EV_MESSAGE:
                 pid = by_serial.get(serial)
                 ws = peers.get(pid) if pid is not None else None
                 if ws is None or ws._state is not _OPEN:
                     continue
-                if not data:
+                if not size:
                     _logger.error("Received an empty packet from peer %d, ignored", pid)
                     continue
-                fifo_append((pid, data))  # type: ignore[arg-type]
-            elif etype == EV_ACCEPTED:
+                fifo_append((pid, buf[start : start + size]))  # type: ignore[arg-type]
+                continue
+            data = buf[start : start + size]
+            if etype == EV_ACCEPTED:
                 self._on_accepted(serial, data, now)
             elif etype == EV_OPEN:
                 self._on_open(serial, code, data, now, timeout)
