@@ -200,18 +200,23 @@ int gws_group_poll(gws_group *g, const uint8_t **out_buf, size_t *out_len)
 	g->events[g->cur].len = 0;
 	/* Auto-release groups: what the caller now holds no longer counts
 	 * against the connections' inbound budgets. */
+	/* The array is taken over whole: once the lock is released the service
+	 * thread starts a new one, and the references are dropped outside the
+	 * lock (gws_conn_unref() takes it). */
 	dirty = g->dirty;
 	ndirty = g->ndirty;
+	g->dirty = NULL;
+	g->ndirty = g->capdirty = 0;
 	for (i = 0; i < ndirty; i++) {
 		struct gws_conn *c = dirty[i];
 
 		c->in_dirty = false;
 		gws_conn_credit_rx_locked(c, c->rx_msgs_held, c->rx_bytes_held);
 	}
-	g->ndirty = 0;
 	gws_ctx_unlock(ctx);
 	for (i = 0; i < ndirty; i++)
 		gws_conn_unref(dirty[i]);
+	free(dirty);
 
 	*out_buf = b->data;
 	*out_len = b->len;

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import inspect
+import os
 import queue
 import select
 import socket
@@ -26,7 +27,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-DEFAULT_TIMEOUT = 5.0
+# Sanitizer builds (GWS_SANITIZER, set by .ci/sanitize) run several times slower.
+DEFAULT_TIMEOUT = 20.0 if os.environ.get("GWS_SANITIZER") else 5.0
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
