@@ -248,16 +248,16 @@ static void on_open(struct gws_conn *c, struct lws *wsi)
 		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0) {
 			/* one fragment per '&'-separated argument */
 			size_t used = strlen(path);
-			int i, n;
+			int i, got;
 
 			for (i = 0; used + 2 < sizeof(path); i++) {
-				n = lws_hdr_copy_fragment(wsi, path + used + 1,
-				                          (int)(sizeof(path) - used - 1),
-				                          WSI_TOKEN_HTTP_URI_ARGS, i);
-				if (n < 0)
+				got = lws_hdr_copy_fragment(wsi, path + used + 1,
+				                            (int)(sizeof(path) - used - 1),
+				                            WSI_TOKEN_HTTP_URI_ARGS, i);
+				if (got < 0)
 					break;
 				path[used] = i ? '&' : '?';
-				used += (size_t)n + 1;
+				used += (size_t)got + 1;
 			}
 			path[used < sizeof(path) ? used : sizeof(path) - 1] = 0;
 		}

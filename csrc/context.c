@@ -258,7 +258,7 @@ static void *service_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	while (!atomic_load(&ctx->stopping)) {
 		gws_run_commands(ctx);
-		if (lws_service(ctx->lws, 0) < 0)
+		if (gws_evloop_step(ctx, true) < 0)
 			break;
 	}
 	gws_run_commands(ctx);
@@ -310,20 +310,21 @@ int gws_context_new(int threaded, gws_context **out)
 	info.count_threads = 1;
 	info.fd_limit_per_thread = 0;
 	info.timeout_secs = 20;
-	ctx->lws = lws_create_context(&info);
+	/* epoll (lws' libev plugin) when it loads, else poll(): evloop.c */
+	ctx->lws = gws_evloop_create(ctx, &info);
 	if (!ctx->lws) {
 		gws_context_release(ctx);
 		return GWS_ERR_CANT_CREATE;
 	}
 	if (gws_client_vhost_for(ctx, NULL, &ctx->client_vhost) != GWS_OK) {
-		lws_context_destroy(ctx->lws);
+		gws_evloop_destroy(ctx);
 		ctx->lws = NULL;
 		gws_context_release(ctx);
 		return GWS_ERR_CANT_CREATE;
 	}
 	if (ctx->threaded &&
 	    pthread_create(&ctx->thread, NULL, service_main, ctx) != 0) {
-		lws_context_destroy(ctx->lws);
+		gws_evloop_destroy(ctx);
 		ctx->lws = NULL;
 		gws_context_release(ctx);
 		return GWS_ERR_CANT_CREATE;
@@ -333,13 +334,14 @@ int gws_context_new(int threaded, gws_context **out)
 }
 
 int gws_context_is_threaded(const gws_context *ctx) { return ctx->threaded; }
+int gws_context_event_loop(const gws_context *ctx) { return ctx->evloop; }
 
 void gws_context_service(gws_context *ctx)
 {
 	if (ctx->threaded || !ctx->lws)
 		return;
 	gws_run_commands(ctx);
-	lws_service(ctx->lws, -1);
+	gws_evloop_step(ctx, false);
 	gws_run_commands(ctx);
 }
 
@@ -371,7 +373,7 @@ void gws_context_shutdown(gws_context *ctx)
 		sched_yield();
 	/* Destroying the context closes every wsi; the callbacks run here, on
 	 * this thread, which is now the only one that touches lws. */
-	lws_context_destroy(ctx->lws);
+	gws_evloop_destroy(ctx);
 	gws_ctx_lock(ctx);
 	ctx->lws = NULL;
 	gws_ctx_unlock(ctx);

@@ -132,6 +132,15 @@ void gws_context_release(gws_context *ctx);
 /* One non-blocking service step (no-thread mode; a no-op when threaded). */
 void gws_context_service(gws_context *ctx);
 int gws_context_is_threaded(const gws_context *ctx);
+/* The event loop under lws, chosen at creation: for a threaded context
+ * epoll through lws' libev plugin when it loads, else (and always without a
+ * thread) lws' default poll() loop.  The environment variable
+ * GODOT_WEBSOCKET_EVENT_LOOP=poll|libev|auto forces a choice. */
+enum {
+	GWS_EVENT_LOOP_POLL = 0,
+	GWS_EVENT_LOOP_LIBEV = 1
+};
+int gws_context_event_loop(const gws_context *ctx);
 /* lws log level bits (LLL_*) routed to GWS_EV_LOG of the affected group is not
  * possible for lws' own lines; they go to stderr when enabled here. */
 void gws_set_lws_log_level(int level);

@@ -95,6 +95,9 @@ struct gws_context {
 	struct gws_tls_vhost *tls_vhosts; /* [S] client vhosts by trust chain */
 	uint8_t rnd[256];               /* [S] masking key pool */
 	size_t rnd_off;                 /* [S] */
+	int evloop;                     /* GWS_EVENT_LOOP_*, set at creation */
+	void *evloop_handle;            /* [S] the libev loop (evloop.c) */
+	lws_sorted_usec_list_t evloop_tick; /* [S] libev: bounds timer lateness */
 };
 
 struct gws_group {
@@ -191,6 +194,17 @@ int gws_post_locked(gws_context *ctx, gws_cmd_type type, struct gws_conn *c,
                     struct gws_listener *l, int arg);
 void gws_context_ref(gws_context *ctx);
 int gws_run_commands(gws_context *ctx);  /* [S] */
+
+/* evloop.c - the event loop under lws (libev/epoll or poll) */
+/* lws_create_context() on the loop GODOT_WEBSOCKET_EVENT_LOOP asks for, or
+ * libev when it loads, else poll(); sets ctx->evloop.  NULL on failure. */
+struct lws_context *gws_evloop_create(gws_context *ctx,
+                                      const struct lws_context_creation_info *info);
+/* One service step: blocking (until an event, lws timer or
+ * lws_cancel_service()) or not.  < 0 when lws is done.  [S] */
+int gws_evloop_step(gws_context *ctx, bool block);
+/* lws_context_destroy(ctx->lws), then the loop. */
+void gws_evloop_destroy(gws_context *ctx);
 
 /* group.c - all under lock */
 void gws_emit_locked(gws_group *g, uint32_t type, uint32_t conn, int32_t code,

@@ -56,6 +56,11 @@ class Event(NamedTuple):
     data: bytes
 
 
+def _shutdown_and_release(ptr: Any) -> None:
+    lib.gws_context_shutdown(ptr)
+    lib.gws_context_release(ptr)
+
+
 class Context:
     """A libwebsockets context and (unless ``threaded=False``) its service thread.
 
@@ -69,7 +74,9 @@ class Context:
         err = lib.gws_context_new(1 if threaded else 0, out)
         if err != 0:
             raise OSError(f"could not create the libwebsockets context (Error {err})")
-        self._ptr: Any = ffi.gc(out[0], lib.gws_context_release)
+        # A context dropped without shutdown() must stop its thread before
+        # its memory can go (connections and groups hold their own references).
+        self._ptr: Any = ffi.gc(out[0], _shutdown_and_release)
         self.threaded = threaded
         self._closed = False
 
@@ -82,6 +89,14 @@ class Context:
     def closed(self) -> bool:
         """True after :meth:`shutdown`."""
         return self._closed
+
+    @property
+    def event_loop(self) -> str:
+        """The event loop under libwebsockets: ``"libev"`` (epoll, through lws' libev
+        plugin; threaded contexts when it loads) or ``"poll"`` (lws' default loop).
+        ``GODOT_WEBSOCKET_EVENT_LOOP=poll|libev|auto`` forces the choice."""
+        return "libev" if lib.gws_context_event_loop(self._ptr) == lib.GWS_EVENT_LOOP_LIBEV \
+            else "poll"
 
     def shutdown(self) -> None:
         """Close every connection and listener of this context and stop its thread."""

@@ -1,0 +1,206 @@
+/*
+ * evloop.c - the event loop under lws: epoll (libev) when available, else
+ * lws' default poll() loop.
+ *
+ * lws' default loop poll()s every socket on each wake-up, which costs most of
+ * a core with a few thousand busy connections.  Debian's lws 4.1 ships
+ * event-library plugins (package libwebsockets-evlib-ev: libev, epoll on
+ * Linux); lws loads one from LWS_INSTALL_LIBDIR when the context is created
+ * with its option bit (LWS_SERVER_OPTION_LIBEV) and fails the creation when
+ * the plugin is missing, which is when we fall back to poll().
+ *
+ * We hand lws a *foreign* libev loop, created here, and step it ourselves:
+ *  - the service thread keeps its structure: commands run between steps, a
+ *    step blocks until an event, and lws_cancel_service() wakes it (lws'
+ *    wake-up pipe is a watched fd).  lws_service() would instead run an
+ *    evlib loop until it is broken, not one step;
+ *  - lws' internal libev loop would install a process-wide SIGINT handler
+ *    (ev_signal) and take Ctrl-C away from Python; foreign loops get none;
+ *  - with libev every close is synchronous, as with poll(): the listener
+ *    code relies on that.  (lws' libuv plugin closes handles asynchronously
+ *    and defers vhost destruction until the loop has run, so it is not
+ *    offered.)
+ * libev itself is dlopen()ed, so the module does not depend on it.
+ *
+ * lws 4.1.6's libev plugin never moves its timer earlier while it is armed
+ * (ev_timer_set() + ev_timer_start() on an active ev_timer is a no-op), so an
+ * lws timer scheduled before the armed one (a heartbeat, a timeout) would
+ * wait for the next socket event or for the armed one (up to 30 s).  A
+ * timer of ours, re-armed from its own callback, keeps the armed deadline at
+ * most one period ahead, so lws timers fire at most that late: every
+ * GWS_EVLOOP_TICK_US while the context has connections, else every
+ * GWS_EVLOOP_IDLE_TICK_US (a wake-up costs ~45 us of CPU here; the first
+ * connection's timers may be that late once).  It is scheduled before the
+ * loop first runs, so the bound holds from the start.
+ *
+ * Contexts without a thread (gws_context_service() steps inside the
+ * caller's poll()) stay on poll(): lws_service() runs ripe timers and
+ * forced work in the same call as the commands before it, which the libev
+ * plugin only does from its idle watcher after a socket event.
+ *
+ * GODOT_WEBSOCKET_EVENT_LOOP=poll|libev forces a choice for threaded
+ * contexts (unset or "auto": libev when it loads, else poll).  Only a forced
+ * choice that fails says so, once, on stderr.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Bounds of the lateness of lws timers on libev (see above). */
+#define GWS_EVLOOP_TICK_US 10000
+#define GWS_EVLOOP_IDLE_TICK_US 250000
+
+/* libev 4 ABI: the few calls we make, and their constants. */
+#define GWS_EVRUN_NOWAIT 1
+#define GWS_EVRUN_ONCE 2
+#define GWS_EVFLAG_NOSIGMASK 0x00400000u  /* no signal watchers: leave the mask */
+
+static struct {
+	pthread_once_t once;
+	bool ok;
+	void *(*loop_new)(unsigned int flags);
+	int (*run)(void *loop, int flags);
+	void (*loop_destroy)(void *loop);
+} ev = { PTHREAD_ONCE_INIT, false, NULL, NULL, NULL };
+
+/* Whether lws loaded the libev plugin: -1 no (a libev context failed where
+ * a poll() one then worked: the plugin is missing), 0 not known, 1 yes.
+ * After a failure no context retries (each try scans the library dir). */
+static atomic_int ev_plugin = 0;
+
+static void ev_load(void)
+{
+	void *h = dlopen("libev.so.4", RTLD_NOW | RTLD_LOCAL);
+	int (*major)(void);
+
+	if (!h)
+		return;
+	/* The handle is kept: lws' plugin links libev too, and the loops we
+	 * create must outlive every context. */
+	*(void **)&major = dlsym(h, "ev_version_major");
+	*(void **)&ev.loop_new = dlsym(h, "ev_loop_new");
+	*(void **)&ev.run = dlsym(h, "ev_run");
+	*(void **)&ev.loop_destroy = dlsym(h, "ev_loop_destroy");
+	ev.ok = major && major() == 4 && ev.loop_new && ev.run && ev.loop_destroy;
+}
+
+/* The loop asked for by GODOT_WEBSOCKET_EVENT_LOOP: -1 auto, -2 not
+ * understood, -3 libuv (not offered), else a GWS_EVENT_LOOP_* value. */
+static int requested_loop(void)
+{
+	const char *s = getenv("GODOT_WEBSOCKET_EVENT_LOOP");
+
+	if (!s || !*s || !strcmp(s, "auto"))
+		return -1;
+	if (!strcmp(s, "poll"))
+		return GWS_EVENT_LOOP_POLL;
+	if (!strcmp(s, "libev"))
+		return GWS_EVENT_LOOP_LIBEV;
+	if (!strcmp(s, "libuv"))
+		return -3;
+	return -2;
+}
+
+static void forced_failure(const char *what)
+{
+	static atomic_bool said = false;
+
+	if (!atomic_exchange(&said, true))
+		fprintf(stderr, "godot_websocket: GODOT_WEBSOCKET_EVENT_LOOP: %s; "
+		        "using poll()\n", what);
+}
+
+static void tick_cb(lws_sorted_usec_list_t *sul)
+{
+	gws_context *ctx = lws_container_of(sul, gws_context, evloop_tick);
+	bool busy;
+
+	gws_ctx_lock(ctx);
+	busy = ctx->conns != NULL;
+	gws_ctx_unlock(ctx);
+	lws_sul_schedule(ctx->lws, 0, &ctx->evloop_tick, tick_cb,
+	                 busy ? GWS_EVLOOP_TICK_US : GWS_EVLOOP_IDLE_TICK_US);
+}
+
+static struct lws_context *create_on_libev(gws_context *ctx,
+                                           struct lws_context_creation_info *info)
+{
+	struct lws_context_creation_info i = *info;
+	struct lws_context *l;
+	void *loops[1];
+
+	pthread_once(&ev.once, ev_load);
+	if (!ev.ok || atomic_load(&ev_plugin) < 0)
+		return NULL;
+	loops[0] = ev.loop_new(GWS_EVFLAG_NOSIGMASK);  /* best backend: epoll */
+	if (!loops[0])
+		return NULL;
+	i.options |= LWS_SERVER_OPTION_LIBEV;
+	i.foreign_loops = loops;
+	l = lws_create_context(&i);
+	if (!l) {
+		ev.loop_destroy(loops[0]);
+		return NULL;
+	}
+	atomic_store(&ev_plugin, 1);
+	ctx->evloop = GWS_EVENT_LOOP_LIBEV;
+	ctx->evloop_handle = loops[0];
+	lws_sul_schedule(l, 0, &ctx->evloop_tick, tick_cb, GWS_EVLOOP_TICK_US);
+	return l;
+}
+
+struct lws_context *gws_evloop_create(gws_context *ctx,
+                                      const struct lws_context_creation_info *info)
+{
+	struct lws_context_creation_info i = *info;
+	int want = requested_loop();
+	struct lws_context *l = NULL;
+
+	ctx->evloop = GWS_EVENT_LOOP_POLL;
+	ctx->evloop_handle = NULL;
+	if (want == -2)
+		forced_failure("unknown value (poll, libev or auto)");
+	if (want == -3)
+		forced_failure("libuv is not supported (lws 4.1's libuv plugin "
+		               "closes sockets asynchronously)");
+	if (ctx->threaded && (want == -1 || want == GWS_EVENT_LOOP_LIBEV)) {
+		l = create_on_libev(ctx, &i);
+		if (l)
+			return l;
+		if (want == GWS_EVENT_LOOP_LIBEV)
+			forced_failure(ev.ok ? "lws' libev plugin did not load "
+			                       "(package libwebsockets-evlib-ev)"
+			                     : "libev (libev.so.4) did not load");
+		l = lws_create_context(&i);
+		if (l && ev.ok && atomic_load(&ev_plugin) == 0)
+			atomic_store(&ev_plugin, -1);
+		return l;
+	}
+	return lws_create_context(&i);
+}
+
+int gws_evloop_step(gws_context *ctx, bool block)
+{
+	if (ctx->evloop == GWS_EVENT_LOOP_LIBEV) {
+		ev.run(ctx->evloop_handle, block ? GWS_EVRUN_ONCE : GWS_EVRUN_NOWAIT);
+		return 0;
+	}
+	/* poll(): 0 waits for the next event or lws timer, -1 does not wait. */
+	return lws_service(ctx->lws, block ? 0 : -1);
+}
+
+void gws_evloop_destroy(gws_context *ctx)
+{
+	/* With libev every wsi closes (and its callbacks run) inside
+	 * lws_context_destroy(), as with poll(); lws leaves a foreign loop to
+	 * its owner. */
+	lws_context_destroy(ctx->lws);
+	if (ctx->evloop == GWS_EVENT_LOOP_LIBEV && ctx->evloop_handle) {
+		ev.loop_destroy(ctx->evloop_handle);
+		ctx->evloop_handle = NULL;
+	}
+}
