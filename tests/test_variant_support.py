@@ -25,9 +25,11 @@ from godot_websocket.variant import (
 )
 from godot_websocket.variant.packed import _PackedNumeric
 
-SPEC_DIR = Path(__file__).resolve().parents[1] / "shared" / "spec"
-if not SPEC_DIR.is_dir():  # The spec lives next to the checkout, not inside it.
-    SPEC_DIR = Path(__file__).resolve().parents[2] / "shared" / "spec"
+# Godot's vectors, copied from the project's spec (shared/spec/vectors, which lives
+# next to the checkout) so that the suite runs from a plain clone;
+# test_vector_copies_match_the_spec checks the copies against the spec when it is there.
+VECTOR_DIR = Path(__file__).resolve().parent / "data" / "vectors"
+SPEC_VECTOR_DIR = Path(__file__).resolve().parents[2] / "shared" / "spec" / "vectors"
 VECTOR_FILES = ("variant_vectors.json", "variant_vectors_engine.json")
 
 
@@ -35,7 +37,7 @@ def load_vectors() -> list[dict[str, Any]]:
     """All test vectors of both JSON files (each tagged with its file name)."""
     vectors = []
     for name in VECTOR_FILES:
-        path = SPEC_DIR / "vectors" / name
+        path = VECTOR_DIR / name
         for entry in json.loads(path.read_text(encoding="utf-8")):
             vectors.append({**entry, "file": name})
     return vectors

@@ -255,3 +255,13 @@ def test_trailing_bytes_are_ignored(vector: dict[str, Any]) -> None:
     value, consumed = decode_variant(data + b"\xff" * 7, allow_objects=allow)
     assert consumed == len(data)
     assert_same(value, EXPECTED[vector["name"]])
+
+
+def test_vector_copies_match_the_spec() -> None:
+    """tests/data/vectors is a copy of the spec's vectors; it must not drift."""
+    from test_variant_support import SPEC_VECTOR_DIR, VECTOR_DIR, VECTOR_FILES
+
+    if not SPEC_VECTOR_DIR.is_dir():
+        pytest.skip("the project spec (shared/) is not next to this checkout")
+    for name in VECTOR_FILES:
+        assert (VECTOR_DIR / name).read_bytes() == (SPEC_VECTOR_DIR / name).read_bytes(), name
