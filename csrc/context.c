@@ -308,6 +308,10 @@ int gws_context_new(int threaded, gws_context **out)
 	/* One thread of service; no internal timeouts of ours beyond lws'
 	 * own handshake guards. */
 	info.count_threads = 1;
+	/* lws reads into this per-thread buffer: 4 KiB by default, which costs
+	 * a trip through the event loop per 4 KiB of a large message.  It is
+	 * per thread, not per connection, so a larger one is cheap. */
+	info.pt_serv_buf_size = 64 * 1024;
 	info.fd_limit_per_thread = 0;
 	info.timeout_secs = 20;
 	/* epoll (lws' libev plugin) when it loads, else poll(): evloop.c */
