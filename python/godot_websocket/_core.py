@@ -125,6 +125,18 @@ def _shutdown_default() -> None:
         _default.shutdown()
 
 
+def iter_events(buf: bytes) -> Iterator[tuple[int, int, int, bytes]]:
+    """Parse a buffer from :meth:`Group.drain` into ``(type, serial, code, data)`` tuples."""
+    n = len(buf)
+    unpack = HEADER.unpack_from
+    off = 0
+    while off < n:
+        etype, conn, code, size = unpack(buf, off)
+        start = off + HEADER_SIZE
+        yield (etype, conn, code, buf[start : start + size])
+        off = start + ((size + 7) & ~7)
+
+
 class Group:
     """An event sink in the core: the connections one Python object polls together."""
 
@@ -155,15 +167,7 @@ class Group:
         Each event is a plain tuple ``(type, serial, code, data)`` (fields as in
         :class:`Event`; a NamedTuple costs more than the rest).
         """
-        buf = self.drain()
-        n = len(buf)
-        unpack = HEADER.unpack_from
-        off = 0
-        while off < n:
-            etype, conn, code, size = unpack(buf, off)
-            start = off + HEADER_SIZE
-            yield (etype, conn, code, buf[start : start + size])
-            off = start + ((size + 7) & ~7)
+        return iter_events(self.drain())
 
     @staticmethod
     def conn_pointer(data: bytes) -> Any:

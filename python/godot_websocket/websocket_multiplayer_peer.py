@@ -46,6 +46,7 @@ _PROTO_SIZE = 9  # the 3.x header size Godot still subtracts in get_max_packet_s
 # Hot paths compare enum members by identity (attribute lookups on enums are slow).
 _OK = Error.OK
 _CONNECTED = _ConnectionStatus.CONNECTION_CONNECTED
+_DISCONNECTED = _ConnectionStatus.CONNECTION_DISCONNECTED
 _OPEN = _State.STATE_OPEN
 
 
@@ -320,7 +321,7 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
 
     def poll(self) -> None:
         """Process every pending network event; emits ``peer_connected``/``peer_disconnected``."""
-        if self._status == _ConnectionStatus.CONNECTION_DISCONNECTED or self._group is None:
+        if self._status is _DISCONNECTED or self._group is None:
             return
         if self._server:
             self._poll_server()
@@ -329,14 +330,15 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
 
     def _poll_server(self) -> None:
         assert self._group is not None
-        group = self._group
+        # The hot loop: parsed inline (no generator), messages first.
+        buf = self._group.drain()
+        if not buf and not self._pending and not self._watch:
+            return  # idle: nothing arrived, nothing can time out or be gone
         now = _now_ms()
         timeout = self._handshake_timeout_ms
         by_serial = self._by_serial
         peers = self._peers
         fifo_append = self._fifo.append
-        # The hot loop: parsed inline (no generator), messages first.
-        buf = group.drain()
         end = len(buf)
         unpack = HEADER.unpack_from
         off = 0
@@ -454,7 +456,10 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
             self._clear()
             return
         serial = ws._serial
-        for etype, ev_serial, code, data in self._group.poll():
+        buf = self._group.drain()
+        if not buf and self._status is _CONNECTED and ws._state is _OPEN:
+            return  # idle and connected: nothing can have changed
+        for etype, ev_serial, code, data in _core.iter_events(buf):
             if etype == EV_LOG:
                 _core.log_core_line(code, data)
                 continue
