@@ -197,10 +197,6 @@ int gws_listener_new(gws_group *g, const gws_listen_args *args, gws_listener **o
 int gws_listener_port(const gws_listener *l);
 /* Limits given to connections accepted from now on (as gws_listen_args.limits). */
 void gws_listener_set_limits(gws_listener *l, const gws_limits *limits);
-/* Meant to stop accepting (paused != 0), leaving new TCP connections in the
- * backlog.  Not implemented: no effect (WebSocketMultiplayerPeer closes the
- * connections it refuses itself). */
-void gws_listener_pause(gws_listener *l, int paused);
 /* Stops listening and drops every connection the listener accepted. */
 void gws_listener_release(gws_listener *l);
 

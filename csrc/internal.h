@@ -173,7 +173,6 @@ struct gws_listener {
 	int port;                       /* bound port */
 	int result;                     /* [L] of the synchronous LISTEN */
 	bool done;                      /* [L] */
-	bool paused;                    /* [L] */
 	bool released;                  /* [L] */
 	bool stopped;                   /* [L] the UNLISTEN command ran */
 	bool vhost_ref;                 /* [S] the vhost holds a reference */

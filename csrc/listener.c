@@ -402,13 +402,6 @@ void gws_listener_set_limits(gws_listener *l, const gws_limits *limits)
 	gws_ctx_unlock(l->ctx);
 }
 
-void gws_listener_pause(gws_listener *l, int paused)
-{
-	gws_ctx_lock(l->ctx);
-	l->paused = paused != 0;
-	gws_ctx_unlock(l->ctx);
-}
-
 void gws_listener_release(gws_listener *l)
 {
 	gws_context *ctx;

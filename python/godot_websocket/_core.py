@@ -13,7 +13,7 @@ import logging
 import struct
 import threading
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 from ._gws import ffi, lib
 
@@ -25,7 +25,6 @@ __all__ = [
     "EV_MESSAGE",
     "EV_OPEN",
     "Context",
-    "Event",
     "Group",
     "default_context",
     "ffi",
@@ -45,15 +44,6 @@ EV_LOG: int = lib.GWS_EV_LOG
 HEADER = struct.Struct("=IIiI")  # gws_event: type, serial, code, size
 HEADER_SIZE = HEADER.size
 _POINTER = struct.Struct("=" + ("Q" if ffi.sizeof("uintptr_t") == 8 else "I"))
-
-
-class Event(NamedTuple):
-    """One event drained from the core."""
-
-    type: int
-    conn: int
-    code: int
-    data: bytes
 
 
 def _shutdown_and_release(ptr: Any) -> None:
@@ -164,8 +154,9 @@ class Group:
     def poll(self) -> Iterator[tuple[int, int, int, bytes]]:
         """Drain every queued event (one FFI call), yielding them in order.
 
-        Each event is a plain tuple ``(type, serial, code, data)`` (fields as in
-        :class:`Event`; a NamedTuple costs more than the rest).
+        Each event is a plain tuple ``(type, serial, code, data)``: the ``gws_event``
+        fields of ``csrc/gws.h`` and the bytes that follow it (a NamedTuple would
+        cost more than the rest of the parse).
         """
         return iter_events(self.drain())
 
