@@ -105,12 +105,27 @@ def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
+def _w2_variants(w2: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """W2's variants: the common client's ("C=10") and the own clients' ("own-client C=10"),
+    each sorted by C."""
+    def c(v: str) -> int:
+        return int(v.rsplit("=", 1)[1])
+
+    common = sorted((v for v in w2 if v.startswith("C=")), key=c)
+    own = sorted((v for v in w2 if v.startswith("own-client C=")), key=c)
+    return common, own
+
+
 def targets(result: dict[str, Any], micro: dict[str, Any] | None) -> list[list[str]]:
     s = result["summary"]
     rows: list[list[str]] = []
 
-    def add(name: str, measured: str, ok: bool | None) -> None:
-        rows.append([name, measured, "–" if ok is None else ("met" if ok else "**missed**")])
+    def add(name: str, measured: str, ok: bool | str | None) -> None:
+        if isinstance(ok, str):
+            status = ok
+        else:
+            status = "–" if ok is None else ("met" if ok else "**missed**")
+        rows.append([name, measured, status])
 
     def m(w: str, v: str, p: str, k: str) -> float | None:
         return _med(s, w, v, p, k)
@@ -123,10 +138,23 @@ def targets(result: dict[str, Any], micro: dict[str, Any] | None) -> list[list[s
         if o and p:
             add("W1 p99 ≤ picows", f"{_fmt(o)} µs vs {_fmt(p)} µs", o <= p)
     if "W2" in s:
-        v = "C=100" if "C=100" in s["W2"] else sorted(s["W2"])[-1]
-        o, p = m("W2", v, "ours", "msgs_per_s"), m("W2", v, "picows", "msgs_per_s")
-        if o and p:
-            add(f"W2 ({v}) ≥ 5× picows", f"{_fmt(o)} vs {_fmt(p)} ({o / p:.2f}×)", o >= 5 * p)
+        # The target's baseline was measured with each library's own client, so it is
+        # judged on the own-client variant; the common batching client's ratio is shown
+        # beside it for information.
+        common, own = _w2_variants(s["W2"])
+        if own:
+            v = "own-client C=100" if "own-client C=100" in own else own[-1]
+            c = v.split(" ", 1)[1]
+            o, p = m("W2", v, "ours", "msgs_per_s"), m("W2", v, "picows", "msgs_per_s")
+            if o and p:
+                add(f"W2 ({c}) ≥ 5× picows (each library's own client)",
+                    f"{_fmt(o)} vs {_fmt(p)} ({o / p:.2f}×)", o >= 5 * p)
+        if common:
+            v = "C=100" if "C=100" in common else common[-1]
+            o, p = m("W2", v, "ours", "msgs_per_s"), m("W2", v, "picows", "msgs_per_s")
+            if o and p:
+                add(f"W2 ({v}), common batching client, vs picows",
+                    f"{_fmt(o)} vs {_fmt(p)} ({o / p:.2f}×)", "for information")
     if "W3" in s:
         v = next(iter(s["W3"]))
         o, p = m("W3", v, "ours", "deliveries_per_s"), m("W3", v, "picows", "deliveries_per_s")
@@ -225,23 +253,41 @@ def render(result: dict[str, Any], micro: dict[str, Any] | None,
         lines.append("")
     if "W2" in s:
         c = sizes.get("W2", {})
-        variants = sorted(s["W2"], key=lambda x: int(x.split("=")[1]))
+        common, own = _w2_variants(s["W2"])
         lines.append(f"### W2 fan-in ({c.get('total')} messages of {c.get('size')} bytes per run, "
                  "split over C connections; messages/s reaching the server's code)")
         lines.append("")
         rows = []
+        head = ["server"]
+        if common:
+            head += [f"{v} msgs/s (common client)" for v in common]
+            head += [f"{common[-1]} vs picows",
+                     f"server CPU ns/msg ({common[-1]})"]
+        if own:
+            head += [f"{v.split(' ', 1)[1]} msgs/s (own client)" for v in own]
+            last = own[-1].split(" ", 1)[1]
+            head += [f"{last} vs picows (own client)", f"client CPU s ({last}, own client)"]
         for p in peers:
             row = [PEER_NAME[p]]
-            for var in variants:
-                row.append(_cell(s, "W2", var, p, "msgs_per_s"))
-            last = variants[-1]
-            row.append(_ratio(s, "W2", last, p, "msgs_per_s"))
-            row.append(_cell(s, "W2", last, p, "server_cpu_ns_per_msg", spread=False))
+            if common:
+                row += [_cell(s, "W2", var, p, "msgs_per_s") for var in common]
+                row.append(_ratio(s, "W2", common[-1], p, "msgs_per_s"))
+                row.append(_cell(s, "W2", common[-1], p, "server_cpu_ns_per_msg", spread=False))
+            if own:
+                row += [_cell(s, "W2", var, p, "msgs_per_s") for var in own]
+                row.append(_ratio(s, "W2", own[-1], p, "msgs_per_s"))
+                row.append(_cell(s, "W2", own[-1], p, "client_cpu_s", spread=False))
             rows.append(row)
-        lines += _table(["server", *[f"{v} msgs/s" for v in variants], f"{variants[-1]} vs picows",
-                     f"server CPU ns/msg ({variants[-1]})"], rows)
+        lines += _table(head, rows)
         lines += _env_line(result, "W2")
         lines.append("")
+        if own:
+            lines.append("Common client: one load generator for every server, ~1,000 "
+                         "pre-framed messages per `send()`.  Own client: each library's "
+                         "client API (`clients/own_client.py --workload fanin`), one "
+                         "message per send call, against the same library's server; "
+                         "the C reference has no own client.")
+            lines.append("")
     if "W3" in s:
         c = sizes.get("W3", {})
         var = next(iter(s["W3"]))

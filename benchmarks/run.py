@@ -9,8 +9,8 @@ or the C reference benchmarks/servers/lws_server.c compiled into a temporary
 directory), waits for its ``READY <port>`` line and runs the common load generator
 (benchmarks/loadgen.py) in this process against it.  Repetition r runs the peers
 in an order rotated by r, so slow drifts of the shared machine hit every peer.
-W1 and W4 also run each library's own client against its own server
-(benchmarks/clients/own_client.py).
+W1, W2 and W4 also run each library's own client against its own server
+(benchmarks/clients/own_client.py; W2 in a second, fresh server process).
 
 Results go to a JSON file (default benchmarks/results/<date>.json); with --md
 the tables in that markdown file are rewritten between the results markers.
@@ -61,7 +61,8 @@ OURS_IDLE = {"W1": "yield", "W2": "yield", "W3": "yield", "W4": "yield",
 
 FULL = {
     "W1": {"n": 20000, "warmup": 1000, "size": 32},
-    "W2": {"conns": [1, 10, 100], "total": 300000, "size": 64},
+    # own_conns: the C values also measured with each library's own client
+    "W2": {"conns": [1, 10, 100], "own_conns": [1, 10, 100], "total": 300000, "size": 64},
     "W3": {"clients": 100, "k": 10000, "size": 64},
     "W4": {"n": 100, "warmup": 5, "size": 1 << 20},
     "W5": {"conns": [5000, 10000], "window": 256},
@@ -69,7 +70,7 @@ FULL = {
 }
 QUICK = {
     "W1": {"n": 300, "warmup": 30, "size": 32},
-    "W2": {"conns": [1, 10, 100], "total": 3000, "size": 64},
+    "W2": {"conns": [1, 10, 100], "own_conns": [1, 10, 100], "total": 3000, "size": 64},
     "W3": {"clients": 10, "k": 200, "size": 64},
     "W4": {"n": 5, "warmup": 1, "size": 64 << 10},
     "W5": {"conns": [50], "window": 64},
@@ -328,6 +329,50 @@ class Runner:
                 "client_cpu_s": self_cpu_seconds() - c0,
                 "elapsed_s": elapsed,
             })
+        if peer != "lwsc" and conns in cfg.get("own_conns", cfg["conns"]):
+            self.w2_own(peer, rep, conns, per_conn)
+
+    def w2_own(self, peer: str, rep: int, conns: int, per_conn: int) -> None:
+        """W2 with the library's own client (clients/own_client.py --workload fanin)
+        against a fresh server of the same library: the client opens its connections
+        and says READY; EXPECT is applied; GO; the client reports the CLOCK_MONOTONIC
+        time just before its first send, the server the time of its last receipt."""
+        cfg = self.sizes["W2"]
+        total = per_conn * conns
+        variant = f"own-client C={conns}"
+        argv = [sys.executable, str(BENCH_DIR / "clients" / "own_client.py"),
+                "--workload", "fanin", "--peer", peer, "--conns", str(conns),
+                "--total", str(total), "--size", str(cfg["size"])]
+        with self.server(peer, "sink", "W2") as srv:
+            self.serial += 1
+            logf = self.tmp / f"{self.serial:04d}-W2-{peer}-own-client.log"
+            with ServerProc([*argv, "--port", str(srv.port)], logf,
+                            ready_timeout=90) as cli:
+                self.wait_conns(srv, conns)
+                srv.send(f"EXPECT {total}")
+                srv.ask("COUNT", "COUNT")  # the EXPECT is applied before the client starts
+                cpu0 = srv.cpu_seconds()
+                ccpu0 = cli.cpu_seconds()
+                cli.send("GO")
+                res = json.loads(" ".join(cli.expect("RESULT", 330)[1:]))
+                done = srv.expect("DONE", 120)
+                cpu = srv.cpu_seconds() - cpu0
+                ccpu = cli.cpu_seconds() - ccpu0
+            if res["messages"] != total:
+                raise loadgen.LoadError(f"own client sent {res['messages']}, not {total}")
+            elapsed = (int(done[3]) - res["t_start_ns"]) / 1e9
+            m = {
+                "msgs_per_s": total / elapsed,
+                "messages": total,
+                "server_cpu_ns_per_msg": cpu / total * 1e9,
+                "client_cpu_s": ccpu,
+                "client_send_s": (res["t_end_ns"] - res["t_start_ns"]) / 1e9,
+                "elapsed_s": elapsed,
+            }
+            for k in ("retries", "pauses"):
+                if k in res:
+                    m[f"client_{k}"] = res[k]
+            self.record("W2", variant, peer, rep, m)
 
     def wait_conns(self, srv: ServerProc, n: int, timeout: float = 60.0) -> float:
         deadline = time.monotonic() + timeout
@@ -577,9 +622,13 @@ def main() -> int:
                         runner.guarded(w, ["loadgen", "own-client"], p, rep,
                                        lambda p=p, rep=rep: runner.w1(p, rep))
                 elif w == "W2":
+                    own = sizes["W2"].get("own_conns", sizes["W2"]["conns"])
                     for c in sizes["W2"]["conns"]:
                         for p in order:
-                            runner.guarded(w, [f"C={c}"], p, rep,
+                            variants = [f"C={c}"]
+                            if p != "lwsc" and c in own:
+                                variants.append(f"own-client C={c}")
+                            runner.guarded(w, variants, p, rep,
                                            lambda p=p, c=c, rep=rep: runner.w2(p, rep, c))
                 elif w == "W3":
                     for p in order:

@@ -41,8 +41,17 @@ def test_run_quick(tmp_path: Path) -> None:
     ours = [r for r in result["records"] if r["peer"] == "ours"]
     failed = [r for r in ours if not r["ok"]]
     assert not failed, failed
+    # W2 runs each library's own client too (for ours and websockets; never for lwsc)
+    w2 = {(r["peer"], r["variant"]): r for r in result["records"] if r["workload"] == "W2"}
+    for peer in ("ours", "websockets"):
+        for c in result["sizes"]["W2"]["own_conns"]:
+            r = w2[(peer, f"own-client C={c}")]
+            assert r["ok"], r
+            assert r["metrics"]["messages"] > 0 and r["metrics"]["msgs_per_s"] > 0
+            assert r["metrics"]["client_cpu_s"] >= 0
     text = md.read_text()
     assert "<!-- results:begin -->" in text and "### W6" in text
+    assert "msgs/s (own client)" in text
 
 
 def test_micro_quick(tmp_path: Path) -> None:

@@ -1,11 +1,27 @@
 #!/usr/bin/env python3
-"""Each library's own client against its own server: echo round trips (W1, W4).
+"""Each library's own client against its own server.
+
+Echo round trips (W1, W4):
 
     own_client.py --peer ours|picows|websockets|aiohttp --port P --size S --n N --warmup W
 
-Prints one JSON line: elapsed_s, round_trips, p50_ns, p99_ns (and the sorted
-latencies when --all-latencies).  Client settings mirror the servers': no
-compression, no size limit that a 1 MiB message would hit, no pings.
+prints one JSON line: elapsed_s, round_trips, p50_ns, p99_ns.
+
+Fan-in (W2):
+
+    own_client.py --workload fanin --peer P --port P --conns C --total N --size 64
+
+opens C connections with the library's client API and, once all are open,
+prints ``READY 0 C``; it then waits for ``GO`` on stdin, sends N // C binary
+messages of ``size`` bytes on every connection as fast as the library lets it,
+and prints ``RESULT {json}`` (t_start_ns: CLOCK_MONOTONIC just before the first
+send, the clock of the servers' DONE line; t_end_ns: the last message handed to
+the library; retries, pauses).  The connections stay open (and the library
+keeps writing) until ``QUIT`` or EOF on stdin.  The driver speaks to it as to
+a server (common.ServerProc).
+
+Client settings mirror the servers': no compression, no size limit that a
+1 MiB message would hit, no pings.
 """
 
 from __future__ import annotations
@@ -13,14 +29,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
+import queue
 import sys
+import threading
 import time
+from typing import Any, Callable
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common import percentile
 
 pc = time.perf_counter_ns
+now_ns = time.monotonic_ns  # the servers' clock (benchmarks/servers/_srv.py)
+BURST = 256  # fan-in: messages a connection sends before the next one gets a turn
 
 
 def result(lat: list[int], elapsed_ns: int) -> dict:
@@ -150,6 +172,263 @@ async def run_aiohttp(url: str, size: int, n: int, warmup: int) -> dict:
             return result(lat, pc() - t_start)
 
 
+# ---------------------------------------------------------------- fan-in (W2)
+
+
+class Control:
+    """The driver's commands (one per line on stdin), read on a daemon thread."""
+
+    def __init__(self) -> None:
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in sys.stdin:
+            if line.strip():
+                self.lines.put(line.strip())
+        self.lines.put(None)  # EOF
+
+    def wait(self, word: str, timeout: float, tick: Callable[[], None] | None = None) -> bool:
+        """Wait (bounded) for ``word``; False on EOF or QUIT.  ``tick`` runs every 10 ms."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SystemExit(f"fan-in client: no {word} from the driver in {timeout} s")
+            try:
+                line = self.lines.get(timeout=min(left, 0.01) if tick else left)
+            except queue.Empty:
+                if tick:
+                    tick()
+                continue
+            if line is None or line == "QUIT":
+                return word == "QUIT"
+            if line == word:
+                return True
+
+
+def say(*words: object) -> None:
+    sys.stdout.write(" ".join(str(w) for w in words) + "\n")
+    sys.stdout.flush()
+
+
+def fanin_result(t_start: int, t_end: int, conns: int, per_conn: int, **extra: Any) -> None:
+    say("RESULT", json.dumps({"t_start_ns": t_start, "t_end_ns": t_end, "conns": conns,
+                              "messages": conns * per_conn, **extra},
+                             separators=(",", ":")))
+
+
+def fanin_ours(url: str, conns: int, per_conn: int, size: int, ctl: Control,
+               outbound: int, max_queued: int) -> None:
+    """WebSocketPeer per connection, as a Godot client would: put_packet() in a loop,
+    poll() every peer after each burst.  A full outbound queue (ERR_OUT_OF_MEMORY)
+    is waited out: poll, yield, retry the same message (counted, never dropped)."""
+    from godot_websocket import Error, WebSocketPeer
+
+    # the peer logs every refused send; a refusal is expected here and retried
+    logging.getLogger("godot_websocket").addFilter(
+        lambda r: "outbound buffer full" not in r.getMessage())
+    peers = []
+    for _ in range(conns):
+        ws = WebSocketPeer()
+        ws.set_outbound_buffer_size(outbound)
+        ws.set_max_queued_packets(max_queued)
+        err = ws.connect_to_url(url)
+        if err != Error.OK:
+            raise SystemExit(f"ours: connect_to_url: {err!r}")
+        peers.append(ws)
+    # open = the handshake done and the server's id message (4 bytes) received and dropped
+    waiting = set(range(conns))
+    deadline = time.monotonic() + 60
+    while waiting:
+        for i in list(waiting):
+            ws = peers[i]
+            ws.poll()
+            state = ws.get_ready_state()
+            if state == WebSocketPeer.STATE_OPEN and ws.get_available_packet_count():
+                if len(ws.get_packet()) != 4:
+                    raise SystemExit("ours: the first message is not a 4-byte id")
+                waiting.discard(i)
+            elif state == WebSocketPeer.STATE_CLOSED:
+                raise SystemExit(f"ours: connection closed ({ws.get_close_code()})")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"ours: {conns - len(waiting)}/{conns} connections open after 60 s")
+        time.sleep(0.001)
+    say("READY", 0, conns)
+    if not ctl.wait("GO", 120):
+        return
+
+    def poll_all() -> None:
+        for ws in peers:
+            ws.poll()
+
+    payload = bytes(size)
+    ok, full = Error.OK, Error.ERR_OUT_OF_MEMORY
+    yield_ = os.sched_yield
+    left = [per_conn] * conns
+    remaining = conns
+    retries = 0
+    rounds = 0
+    deadline = time.monotonic() + 300
+    t_start = now_ns()
+    while remaining:
+        moved = False
+        for i, ws in enumerate(peers):
+            k = left[i]
+            if not k:
+                continue
+            put = ws.put_packet
+            n = min(BURST, k)
+            sent = 0
+            while sent < n:
+                r = put(payload)
+                if r is not ok:
+                    if r == full:
+                        retries += 1
+                        break
+                    raise SystemExit(f"ours: put_packet: {r!r} (state {ws.get_ready_state()!r})")
+                sent += 1
+            if sent:
+                moved = True
+                left[i] = k - sent
+                if sent == k:
+                    remaining -= 1
+            ws.poll()
+        rounds += 1
+        if not moved:
+            yield_()  # every queue is full: let the service thread write
+        if not rounds & 63 and time.monotonic() > deadline:
+            raise SystemExit("ours: sending took longer than 300 s")
+    t_end = now_ns()
+    fanin_result(t_start, t_end, conns, per_conn, retries=retries)
+    # the core's service thread writes what is still queued; keep polling until QUIT
+    ctl.wait("QUIT", 600, tick=poll_all)
+
+
+async def _wait_go(ctl: Control) -> bool:
+    return await asyncio.get_running_loop().run_in_executor(None, ctl.wait, "GO", 120.0)
+
+
+async def _wait_quit(ctl: Control) -> None:
+    await asyncio.get_running_loop().run_in_executor(None, ctl.wait, "QUIT", 600.0)
+
+
+async def _send_all(pumps: list[Any], conns: int, per_conn: int, **extra: Any) -> None:
+    t_start = now_ns()
+    await asyncio.wait_for(asyncio.gather(*pumps), 300)
+    t_end = now_ns()
+    fanin_result(t_start, t_end, conns, per_conn, **extra)
+
+
+async def fanin_picows(url: str, conns: int, per_conn: int, size: int, ctl: Control) -> None:
+    """transport.send() in a loop; when the transport pauses writing (buffer above its
+    high-water mark) the connection waits for resume_writing()."""
+    from picows import WSListener, WSMsgType, ws_connect
+
+    loop = asyncio.get_running_loop()
+    binary = WSMsgType.BINARY
+    st = {"pauses": 0}
+
+    class Client(WSListener):
+        def __init__(self) -> None:
+            self.resumed: asyncio.Future[None] | None = None
+
+        def on_ws_frame(self, transport, frame) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+        def pause_writing(self) -> None:
+            st["pauses"] += 1
+            self.resumed = loop.create_future()
+
+        def resume_writing(self) -> None:
+            if self.resumed is not None and not self.resumed.done():
+                self.resumed.set_result(None)
+            self.resumed = None
+
+    pairs = await asyncio.wait_for(asyncio.gather(*(
+        ws_connect(Client, url, max_frame_size=64 << 20, websocket_handshake_timeout=30)
+        for _ in range(conns))), 60)
+    say("READY", 0, conns)
+    if not await _wait_go(ctl):
+        return
+    payload = bytes(size)
+
+    async def pump(transport, client: Client) -> None:  # type: ignore[no-untyped-def]
+        send = transport.send
+        for i in range(per_conn):
+            if client.resumed is not None:
+                await client.resumed
+            send(binary, payload)
+            if i % BURST == BURST - 1:
+                await asyncio.sleep(0)
+
+    await _send_all([pump(t, c) for t, c in pairs], conns, per_conn, **st)
+    await _wait_quit(ctl)
+
+
+async def fanin_websockets(url: str, conns: int, per_conn: int, size: int,
+                           ctl: Control) -> None:
+    """``await ws.send()`` in a loop (it waits for the transport to drain when needed)."""
+    from websockets.asyncio.client import connect
+
+    clients = await asyncio.wait_for(asyncio.gather(*(
+        connect(url, compression=None, max_size=None, ping_interval=None, open_timeout=30)
+        for _ in range(conns))), 60)
+    say("READY", 0, conns)
+    if not await _wait_go(ctl):
+        return
+    payload = bytes(size)
+
+    async def pump(ws) -> None:  # type: ignore[no-untyped-def]
+        send = ws.send
+        for i in range(per_conn):
+            await send(payload)
+            if i % BURST == BURST - 1:
+                await asyncio.sleep(0)
+
+    await _send_all([pump(ws) for ws in clients], conns, per_conn)
+    await _wait_quit(ctl)
+
+
+async def fanin_aiohttp(url: str, conns: int, per_conn: int, size: int, ctl: Control) -> None:
+    """``await ws.send_bytes()`` in a loop (it drains the transport when needed)."""
+    import aiohttp
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        clients = await asyncio.wait_for(asyncio.gather(*(
+            session.ws_connect(url, compress=0, max_msg_size=0, autoping=True)
+            for _ in range(conns))), 60)
+        say("READY", 0, conns)
+        if not await _wait_go(ctl):
+            return
+        payload = bytes(size)
+
+        async def pump(ws) -> None:  # type: ignore[no-untyped-def]
+            send = ws.send_bytes
+            for i in range(per_conn):
+                await send(payload)
+                if i % BURST == BURST - 1:
+                    await asyncio.sleep(0)
+
+        await _send_all([pump(ws) for ws in clients], conns, per_conn)
+        await _wait_quit(ctl)
+
+
+def fanin(a: argparse.Namespace, url: str) -> None:
+    per_conn = max(1, a.total // a.conns)
+    ctl = Control()
+    if a.peer == "ours":
+        fanin_ours(url, a.conns, per_conn, a.size, ctl, a.outbound, a.max_queued)
+    elif a.peer == "picows":
+        asyncio.run(fanin_picows(url, a.conns, per_conn, a.size, ctl))
+    elif a.peer == "websockets":
+        asyncio.run(fanin_websockets(url, a.conns, per_conn, a.size, ctl))
+    elif a.peer == "aiohttp":
+        asyncio.run(fanin_aiohttp(url, a.conns, per_conn, a.size, ctl))
+    else:
+        raise SystemExit(f"no own client for {a.peer}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--peer", required=True)
@@ -157,8 +436,19 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=32)
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--workload", choices=["echo", "fanin"], default="echo")
+    ap.add_argument("--conns", type=int, default=1, help="fan-in: connections")
+    ap.add_argument("--total", type=int, default=10000, help="fan-in: messages in all")
+    ap.add_argument("--outbound", type=int, default=64 << 20,
+                    help="fan-in, ours: outbound_buffer_size per connection")
+    ap.add_argument("--max-queued", type=int, default=1 << 17,
+                    help="fan-in, ours: max_queued_packets per connection")
     a = ap.parse_args()
     url = f"ws://127.0.0.1:{a.port}/"
+    if a.workload == "fanin":
+        fanin(a, url)
+        sys.stdout.flush()
+        os._exit(0)  # no closing handshakes: the driver stops the server next
     if a.peer == "ours":
         out = run_ours(url, a.size, a.n, a.warmup)
     elif a.peer == "picows":
