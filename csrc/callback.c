@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -60,7 +62,8 @@ int gws_do_write(struct gws_conn *c, bool direct)
 	char reason[124];
 	size_t reason_len = 0;
 
-	if (direct && (c->dropping || c->ping_due || c->tx_cur || lws_partial_buffered(c->wsi))) {
+	if (direct && (c->dropping || c->ping_due || c->tx_cur || c->direct_rest.len ||
+	               lws_partial_buffered(c->wsi))) {
 		/* Special cases belong to the WRITEABLE callback, and so does
 		 * writing while lws still holds unsent bytes: lws would buffer
 		 * whatever we add without bound, defeating the outbound limit. */
@@ -85,12 +88,19 @@ int gws_do_write(struct gws_conn *c, bool direct)
 		}
 		return -1;
 	}
+	if (c->direct_rest.len) {
+		/* The end of a frame a direct send could not finish goes first
+		 * (it fits: GWS_DIRECT_MAX leaves room for a header). */
+		memcpy(batch, c->direct_rest.data, c->direct_rest.len);
+		pos = c->direct_rest.len;
+		gws_bytes_free(&c->direct_rest);
+	}
 	if (c->ping_due) {
 		uint8_t mask[4];
 
 		if (c->is_client)
 			gws_mask_key(ctx, mask);
-		pos += gws_frame_header(batch, 0x9, 0, c->is_client ? mask : NULL);
+		pos += gws_frame_header(batch + pos, 0x9, 0, c->is_client ? mask : NULL);
 		c->ping_due = false;
 		c->awaiting_pong = true;
 	}
@@ -182,6 +192,89 @@ int gws_do_write(struct gws_conn *c, bool direct)
 		return -1;
 	}
 	return 0;
+}
+
+int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text)
+{
+	gws_context *ctx = c->ctx;
+	uint8_t head[GWS_MAX_FRAME_HEADER], mask[4];
+	const uint8_t *payload = (const uint8_t *)data;
+	struct iovec iov[2];
+	struct msghdr msg;
+	struct timespec ts;
+	size_t hlen, total, sent;
+	uint64_t now;
+	ssize_t n;
+	bool ok;
+	int fd;
+
+	/* Free svc_lock: the service thread waits in epoll_wait and touches no
+	 * socket, lws state or [S] field until we let go (evloop.c). */
+	if (pthread_mutex_trylock(&ctx->svc_lock))
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (now - c->direct_last_ns < GWS_DIRECT_GAP_NS) {
+		pthread_mutex_unlock(&ctx->svc_lock);
+		return -1;
+	}
+	gws_ctx_lock(ctx);
+	ok = !ctx->shut_down && c->state == GWS_STATE_OPEN && !c->close_requested &&
+	     !c->tx_count && gws_conn_tx_room_locked(c, len);
+	gws_ctx_unlock(ctx);
+	/* Anything lws or the write path still holds must go out first, and
+	 * TLS belongs to lws' SSL object. */
+	if (!ok || !c->wsi || c->dropping || c->ping_due || c->tx_cur || c->direct_rest.len ||
+	    lws_partial_buffered(c->wsi) || lws_is_ssl(c->wsi) ||
+	    (fd = lws_get_socket_fd(c->wsi)) < 0) {
+		pthread_mutex_unlock(&ctx->svc_lock);
+		return -1;
+	}
+	if (c->is_client) {
+		/* Clients mask: frame a masked copy in the (idle) batch. */
+		gws_mask_key(ctx, mask);
+		memcpy(ctx->batch, data, len);
+		gws_mask(ctx->batch, len, mask, 0);
+		payload = ctx->batch;
+	}
+	hlen = gws_frame_header(head, text ? 0x1 : 0x2, len, c->is_client ? mask : NULL);
+	total = hlen + len;
+	iov[0].iov_base = head;
+	iov[0].iov_len = hlen;
+	iov[1].iov_base = (void *)payload;
+	iov[1].iov_len = len;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = len ? 2 : 1;
+	n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	c->direct_last_ns = now;
+	/* A failed send (full socket, or an error lws will meet on its next
+	 * write and close the connection for) leaves everything for later. */
+	sent = n > 0 ? (size_t)n : 0;
+	if (sent < total) {
+		bool lost = false;
+
+		if (sent < hlen)
+			lost = gws_bytes_append(&c->direct_rest, head + sent, hlen - sent) ||
+			       gws_bytes_append(&c->direct_rest, payload, len);
+		else
+			lost = gws_bytes_append(&c->direct_rest, payload + (sent - hlen),
+			                        total - sent);
+		gws_ctx_lock(ctx);
+		if (lost) {
+			/* Half a frame is on the wire: the stream cannot go on. */
+			gws_bytes_free(&c->direct_rest);
+			gws_emit_log_locked(c->group, c->serial, 40,
+			                    "Out of memory while sending: dropping the connection");
+			gws_conn_report_closed_locked(c, -1, "", 0);
+			gws_post_locked(ctx, GWS_CMD_DROP, c, NULL, 0);
+		} else {
+			gws_conn_want_write_locked(c);
+		}
+		gws_ctx_unlock(ctx);
+	}
+	pthread_mutex_unlock(&ctx->svc_lock);
+	return GWS_OK;
 }
 
 /* ---- events -------------------------------------------------------------- */
@@ -487,6 +580,7 @@ static void on_destroy(struct gws_conn *c, struct lws *wsi)
 	gws_msg_unref(c->tx_cur);
 	c->tx_cur = NULL;
 	c->tx_off = 0;
+	gws_bytes_free(&c->direct_rest);
 	gws_bytes_free(&c->rx);
 	if (c->wsi_ref) {
 		c->wsi_ref = false;

@@ -64,6 +64,7 @@ void gws_conn_unref(struct gws_conn *c)
 	gws_ctx_unlock(ctx);
 	free(c->txq);
 	gws_msg_unref(c->tx_cur);
+	gws_bytes_free(&c->direct_rest);
 	if (c->fd >= 0)
 		close(c->fd);
 	free_args(c);
@@ -179,8 +180,6 @@ int gws_conn_state(const gws_conn *c)
 
 int gws_conn_enqueue_locked(struct gws_conn *c, gws_msg *m)
 {
-	gws_context *ctx = c->ctx;
-
 	if (c->tx_count == c->txq_cap) {
 		size_t cap = c->txq_cap ? c->txq_cap * 2 : 16, i;
 		gws_msg **q = malloc(cap * sizeof(*q));
@@ -198,23 +197,31 @@ int gws_conn_enqueue_locked(struct gws_conn *c, gws_msg *m)
 	c->txq[(c->txq_head + c->tx_count) % c->txq_cap] = m;
 	c->tx_count++;
 	c->tx_bytes += m->len;
-	if (!c->write_requested) {
-		/* The service thread asks lws for WRITEABLE on its next turn. */
-		if (ctx->nwant_write == ctx->capwant_write) {
-			size_t cap = ctx->capwant_write ? ctx->capwant_write * 2 : 64;
-			struct gws_conn **w = realloc(ctx->want_write, cap * sizeof(*w));
-
-			if (!w)
-				return GWS_OK;  /* queued; written with the next request */
-			ctx->want_write = w;
-			ctx->capwant_write = cap;
-		}
-		gws_conn_ref(c);
-		ctx->want_write[ctx->nwant_write++] = c;
-		c->write_requested = true;
-		gws_request_wake_locked(ctx);
-	}
+	gws_conn_want_write_locked(c);
 	return GWS_OK;
+}
+
+void gws_conn_want_write_locked(struct gws_conn *c)
+{
+	gws_context *ctx = c->ctx;
+
+	if (c->write_requested)
+		return;
+	/* The service thread writes (or asks lws for WRITEABLE) on its next
+	 * turn. */
+	if (ctx->nwant_write == ctx->capwant_write) {
+		size_t cap = ctx->capwant_write ? ctx->capwant_write * 2 : 64;
+		struct gws_conn **w = realloc(ctx->want_write, cap * sizeof(*w));
+
+		if (!w)
+			return;  /* written with the next request */
+		ctx->want_write = w;
+		ctx->capwant_write = cap;
+	}
+	gws_conn_ref(c);
+	ctx->want_write[ctx->nwant_write++] = c;
+	c->write_requested = true;
+	gws_request_wake_locked(ctx);
 }
 
 bool gws_conn_tx_room_locked(const struct gws_conn *c, size_t len)
@@ -232,6 +239,8 @@ int gws_conn_send(gws_conn *c, const char *data, size_t len, int text)
 	gws_msg *m;
 	int r;
 
+	if (ctx->direct_ok && len <= GWS_DIRECT_MAX && gws_direct_send(c, data, len, text) == GWS_OK)
+		return GWS_OK;
 	/* Copy before taking the lock, so the lock is held for the queue
 	 * operation only; a refused send costs one wasted copy. */
 	m = gws_msg_new(data, len, text);

@@ -64,6 +64,7 @@ void gws_context_release(gws_context *ctx)
 	gws_client_vhosts_free(ctx);
 	pthread_mutex_destroy(&ctx->lock);
 	pthread_cond_destroy(&ctx->cond);
+	pthread_mutex_destroy(&ctx->svc_lock);
 	free(ctx->batch);
 	free(ctx);
 }
@@ -256,12 +257,17 @@ static void *service_main(void *arg)
 	/* Signals (Ctrl-C) belong to the interpreter's main thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* Let go only while waiting for events (evloop.c). */
+	pthread_mutex_lock(&ctx->svc_lock);
+	ctx->svc_held = true;
 	while (!atomic_load(&ctx->stopping)) {
 		gws_run_commands(ctx);
 		if (gws_evloop_step(ctx, true) < 0)
 			break;
 	}
 	gws_run_commands(ctx);
+	ctx->svc_held = false;
+	pthread_mutex_unlock(&ctx->svc_lock);
 	return NULL;
 }
 
@@ -291,6 +297,7 @@ int gws_context_new(int threaded, gws_context **out)
 	atomic_init(&ctx->stopping, false);
 	atomic_init(&ctx->wakers, 0);
 	pthread_mutex_init(&ctx->lock, NULL);
+	pthread_mutex_init(&ctx->svc_lock, NULL);
 	pthread_cond_init(&ctx->cond, NULL);
 	ctx->threaded = threaded != 0;
 	ctx->next_serial = 1;
@@ -320,6 +327,17 @@ int gws_context_new(int threaded, gws_context **out)
 		gws_context_release(ctx);
 		return GWS_ERR_CANT_CREATE;
 	}
+	/* Direct sends need the service thread to let go of svc_lock while
+	 * it waits, which only the libev loop lets it do (lws_service() waits
+	 * inside).  A no-thread context keeps all I/O inside poll(), as Godot
+	 * does (its sends leave in poll()).  GODOT_WEBSOCKET_DIRECT_SEND=0
+	 * turns them off (for comparisons). */
+	{
+		const char *env = getenv("GODOT_WEBSOCKET_DIRECT_SEND");
+
+		ctx->direct_ok = ctx->threaded && ctx->evloop == GWS_EVENT_LOOP_LIBEV &&
+		                 !(env && !strcmp(env, "0"));
+	}
 	if (gws_client_vhost_for(ctx, NULL, &ctx->client_vhost) != GWS_OK) {
 		gws_evloop_destroy(ctx);
 		ctx->lws = NULL;
@@ -344,9 +362,11 @@ void gws_context_service(gws_context *ctx)
 {
 	if (ctx->threaded || !ctx->lws)
 		return;
+	pthread_mutex_lock(&ctx->svc_lock);
 	gws_run_commands(ctx);
 	gws_evloop_step(ctx, false);
 	gws_run_commands(ctx);
+	pthread_mutex_unlock(&ctx->svc_lock);
 }
 
 void gws_context_shutdown(gws_context *ctx)
@@ -370,9 +390,11 @@ void gws_context_shutdown(gws_context *ctx)
 		atomic_store(&ctx->stopping, true);
 		lws_cancel_service(ctx->lws);
 		pthread_join(ctx->thread, NULL);
-	} else {
-		gws_run_commands(ctx);
 	}
+	/* From here this thread is the service thread (direct sends stay out). */
+	pthread_mutex_lock(&ctx->svc_lock);
+	if (!ctx->threaded)
+		gws_run_commands(ctx);
 	while (atomic_load(&ctx->wakers) > 0)
 		sched_yield();
 	/* Destroying the context closes every wsi; the callbacks run here, on
@@ -383,4 +405,5 @@ void gws_context_shutdown(gws_context *ctx)
 	gws_ctx_unlock(ctx);
 	/* Commands queued by callbacks during destruction are dropped. */
 	gws_run_commands(ctx);
+	pthread_mutex_unlock(&ctx->svc_lock);
 }

@@ -59,13 +59,30 @@
 #define GWS_EVRUN_ONCE 2
 #define GWS_EVFLAG_NOSIGMASK 0x00400000u  /* no signal watchers: leave the mask */
 
+#define GWS_EV_MINPRI (-2)
+#define GWS_EV_MAXPRI 2
+
+/* libev 4's ev_prepare and ev_check (EV_WATCHER: default configuration,
+ * which Debian's libev and lws' plugin use). */
+typedef struct gws_ev_watcher {
+	int active;
+	int pending;
+	int priority;
+	void *data;
+	void (*cb)(void *loop, struct gws_ev_watcher *w, int revents);
+} gws_ev_watcher;
+
 static struct {
 	pthread_once_t once;
 	bool ok;
 	void *(*loop_new)(unsigned int flags);
 	int (*run)(void *loop, int flags);
 	void (*loop_destroy)(void *loop);
-} ev = { PTHREAD_ONCE_INIT, false, NULL, NULL, NULL };
+	void (*prepare_start)(void *loop, gws_ev_watcher *w);
+	void (*prepare_stop)(void *loop, gws_ev_watcher *w);
+	void (*check_start)(void *loop, gws_ev_watcher *w);
+	void (*check_stop)(void *loop, gws_ev_watcher *w);
+} ev = { PTHREAD_ONCE_INIT, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 
 /* Whether lws loaded the libev plugin: -1 no (a libev context failed where
  * a poll() one then worked: the plugin is missing), 0 not known, 1 yes.
@@ -85,7 +102,12 @@ static void ev_load(void)
 	*(void **)&ev.loop_new = dlsym(h, "ev_loop_new");
 	*(void **)&ev.run = dlsym(h, "ev_run");
 	*(void **)&ev.loop_destroy = dlsym(h, "ev_loop_destroy");
-	ev.ok = major && major() == 4 && ev.loop_new && ev.run && ev.loop_destroy;
+	*(void **)&ev.prepare_start = dlsym(h, "ev_prepare_start");
+	*(void **)&ev.prepare_stop = dlsym(h, "ev_prepare_stop");
+	*(void **)&ev.check_start = dlsym(h, "ev_check_start");
+	*(void **)&ev.check_stop = dlsym(h, "ev_check_stop");
+	ev.ok = major && major() == 4 && ev.loop_new && ev.run && ev.loop_destroy &&
+	        ev.prepare_start && ev.prepare_stop && ev.check_start && ev.check_stop;
 }
 
 /* The loop asked for by GODOT_WEBSOCKET_EVENT_LOOP: -1 auto, -2 not
@@ -126,29 +148,83 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 	                 busy ? GWS_EVLOOP_TICK_US : GWS_EVLOOP_IDLE_TICK_US);
 }
 
+/* The service thread lends svc_lock out for exactly the time it waits in
+ * epoll: libev runs prepare watchers right before its backend poll and check
+ * watchers right after it, before any I/O or timer callback (the check
+ * watcher has the highest priority; the prepare watcher the lowest, so it
+ * runs after anything else pending).  Only libev's own bookkeeping runs
+ * between the two, never lws. */
+static void before_wait(void *loop, gws_ev_watcher *w, int revents)
+{
+	gws_context *ctx = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (ctx->svc_held) {
+		ctx->svc_held = false;
+		ctx->svc_lent = true;
+		pthread_mutex_unlock(&ctx->svc_lock);
+	}
+}
+
+static void after_wait(void *loop, gws_ev_watcher *w, int revents)
+{
+	gws_context *ctx = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (ctx->svc_lent) {
+		pthread_mutex_lock(&ctx->svc_lock);
+		ctx->svc_lent = false;
+		ctx->svc_held = true;
+		/* Awake: the thread runs the command queue before it waits
+		 * again (service_main()), so senders need not wake it until
+		 * gws_run_commands() clears this. */
+		pthread_mutex_lock(&ctx->lock);
+		ctx->wake_pending = true;
+		pthread_mutex_unlock(&ctx->lock);
+	}
+}
+
 static struct lws_context *create_on_libev(gws_context *ctx,
                                            struct lws_context_creation_info *info)
 {
 	struct lws_context_creation_info i = *info;
 	struct lws_context *l;
 	void *loops[1];
+	gws_ev_watcher *w;
 
 	pthread_once(&ev.once, ev_load);
 	if (!ev.ok || atomic_load(&ev_plugin) < 0)
 		return NULL;
-	loops[0] = ev.loop_new(GWS_EVFLAG_NOSIGMASK);  /* best backend: epoll */
-	if (!loops[0])
+	w = calloc(2, sizeof(*w));
+	if (!w)
 		return NULL;
+	loops[0] = ev.loop_new(GWS_EVFLAG_NOSIGMASK);  /* best backend: epoll */
+	if (!loops[0]) {
+		free(w);
+		return NULL;
+	}
 	i.options |= LWS_SERVER_OPTION_LIBEV;
 	i.foreign_loops = loops;
 	l = lws_create_context(&i);
 	if (!l) {
 		ev.loop_destroy(loops[0]);
+		free(w);
 		return NULL;
 	}
 	atomic_store(&ev_plugin, 1);
 	ctx->evloop = GWS_EVENT_LOOP_LIBEV;
 	ctx->evloop_handle = loops[0];
+	ctx->evloop_watchers = w;
+	w[0].priority = GWS_EV_MINPRI;
+	w[0].data = ctx;
+	w[0].cb = before_wait;
+	ev.prepare_start(loops[0], &w[0]);
+	w[1].priority = GWS_EV_MAXPRI;
+	w[1].data = ctx;
+	w[1].cb = after_wait;
+	ev.check_start(loops[0], &w[1]);
 	lws_sul_schedule(l, 0, &ctx->evloop_tick, tick_cb, GWS_EVLOOP_TICK_US);
 	return l;
 }
@@ -187,6 +263,8 @@ int gws_evloop_step(gws_context *ctx, bool block)
 {
 	if (ctx->evloop == GWS_EVENT_LOOP_LIBEV) {
 		ev.run(ctx->evloop_handle, block ? GWS_EVRUN_ONCE : GWS_EVRUN_NOWAIT);
+		/* (ev_break() between the two watchers would skip the check) */
+		after_wait(NULL, &((gws_ev_watcher *)ctx->evloop_watchers)[1], 0);
 		return 0;
 	}
 	/* poll(): 0 waits for the next event or lws timer, -1 does not wait. */
@@ -200,7 +278,13 @@ void gws_evloop_destroy(gws_context *ctx)
 	 * its owner. */
 	lws_context_destroy(ctx->lws);
 	if (ctx->evloop == GWS_EVENT_LOOP_LIBEV && ctx->evloop_handle) {
+		gws_ev_watcher *w = ctx->evloop_watchers;
+
+		ev.prepare_stop(ctx->evloop_handle, &w[0]);
+		ev.check_stop(ctx->evloop_handle, &w[1]);
 		ev.loop_destroy(ctx->evloop_handle);
 		ctx->evloop_handle = NULL;
+		free(w);
+		ctx->evloop_watchers = NULL;
 	}
 }

@@ -3,9 +3,12 @@
  *
  * Locking: one mutex per context (ctx->lock) guards every field marked
  * [L] below, for all groups, connections and listeners of that context.
- * Fields marked [S] belong to the service thread alone (or to the polling
- * thread in no-thread mode) and are never read elsewhere.  One lock keeps the
- * rules simple; it is held only for queue operations, never across I/O.
+ * Fields marked [S] belong to whoever holds ctx->svc_lock: the service
+ * thread holds it at all times except while it waits in epoll (or the
+ * polling thread during a no-thread service step), and a sender that gets it
+ * with trylock may write to a socket itself (gws_direct_send()).  ctx->lock is
+ * held only for queue operations, never across I/O; svc_lock is taken before
+ * ctx->lock, never after.
  */
 #ifndef GWS_INTERNAL_H
 #define GWS_INTERNAL_H
@@ -23,6 +26,13 @@
 #define GWS_MAX_FRAME_HEADER 14
 /* Size of the buffer frames are gathered into before one write. */
 #define GWS_WRITE_BATCH (256 * 1024)
+/* Largest payload gws_conn_send() may write from the caller's thread (see
+ * gws_direct_send()); its unsent rest must fit in one write batch. */
+#define GWS_DIRECT_MAX (64 * 1024)
+/* A send this soon (ns) after the last direct one on the same connection is
+ * queued instead: a burst then leaves in a few large writes of the service
+ * thread rather than in one system call per message. */
+#define GWS_DIRECT_GAP_NS 20000
 
 typedef struct gws_bytes {
 	uint8_t *data;
@@ -80,6 +90,12 @@ struct gws_context {
 	struct lws_vhost *client_vhost; /* [S] */
 	bool threaded;
 	pthread_t thread;
+	/* Held by the service thread except while it waits for events; see
+	 * the top of this file and evloop.c. */
+	pthread_mutex_t svc_lock;
+	bool direct_ok;                 /* senders may try gws_direct_send() */
+	bool svc_held;                  /* [S] the service thread holds svc_lock */
+	bool svc_lent;                  /* [S] ...and let it go for the wait */
 	atomic_bool stopping;
 	bool shut_down;                 /* [L] */
 	bool wake_pending;              /* [L] a cancel_service is on its way */
@@ -97,6 +113,7 @@ struct gws_context {
 	size_t rnd_off;                 /* [S] */
 	int evloop;                     /* GWS_EVENT_LOOP_*, set at creation */
 	void *evloop_handle;            /* [S] the libev loop (evloop.c) */
+	void *evloop_watchers;          /* [S] its prepare and check watchers */
 	lws_sorted_usec_list_t evloop_tick; /* [S] libev: bounds timer lateness */
 };
 
@@ -136,6 +153,8 @@ struct gws_conn {
 	gws_msg *tx_cur;                /* [S] message being written, taken off txq */
 	size_t tx_off;                  /* [S] payload bytes of tx_cur written */
 	uint8_t tx_mask[4];             /* [S] client: mask of tx_cur */
+	gws_bytes direct_rest;          /* [S] framed bytes a direct send left over */
+	uint64_t direct_last_ns;        /* [S] time of the last direct send */
 	bool wsi_ref;                   /* [S] the wsi holds a reference */
 	bool write_requested;
 	bool tx_full_logged;            /* an overflow was logged; reset when drained */
@@ -227,6 +246,8 @@ void gws_conn_clear_tx_locked(struct gws_conn *c);
 bool gws_conn_tx_room_locked(const struct gws_conn *c, size_t len);
 /* Queues m (taking a reference) and schedules a write.  Lock held. */
 int gws_conn_enqueue_locked(struct gws_conn *c, gws_msg *m);
+/* Has the service thread write c's queue on its next turn.  Lock held. */
+void gws_conn_want_write_locked(struct gws_conn *c);
 void gws_conn_credit_rx_locked(struct gws_conn *c, uint64_t msgs, uint64_t bytes);
 bool gws_conn_rx_over_limit_locked(const struct gws_conn *c);
 
@@ -244,6 +265,12 @@ extern const struct lws_protocols gws_client_protocols[];
  * special cases (ping, close, partial message) are left to the callback.
  * Returns -1 when the connection must be closed. */
 int gws_do_write(struct gws_conn *c, bool direct);
+/* gws_conn_send() from the caller's thread straight to the socket, when the
+ * service thread is parked in its wait (svc_lock free) and nothing else of c
+ * is queued: saves the wake-up of the service thread and one trip through
+ * its loop per message.  GWS_OK when sent (a rest the socket did not take is
+ * written by the service thread next), -1 when the caller must queue. */
+int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text);
 
 /* listener.c */
 int gws_listener_create_vhost(struct gws_listener *l);  /* [S] */

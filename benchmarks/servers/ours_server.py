@@ -26,7 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _srv
 
-from godot_websocket import Error, WebSocketMultiplayerPeer
+from godot_websocket import Context, Error, WebSocketMultiplayerPeer
 
 
 def main() -> None:
@@ -37,10 +37,13 @@ def main() -> None:
     ap.add_argument("--inbound", type=int, default=16 << 20)
     ap.add_argument("--outbound", type=int, default=64 << 20)
     ap.add_argument("--max-queued", type=int, default=1 << 17)
+    ap.add_argument("--context", choices=["thread", "nothread"], default="thread",
+                    help="nothread: a Context(threaded=False), I/O inside poll()")
     a = ap.parse_args()
     _srv.setup()
 
-    mp = WebSocketMultiplayerPeer()
+    mp = WebSocketMultiplayerPeer(
+        context=Context(threaded=False) if a.context == "nothread" else None)
     mp.set_inbound_buffer_size(a.inbound)
     mp.set_outbound_buffer_size(a.outbound)
     mp.set_max_queued_packets(a.max_queued)
