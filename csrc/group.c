@@ -148,6 +148,12 @@ void gws_emit_locked(gws_group *g, uint32_t type, uint32_t conn, int32_t code,
 	if (padded != len)
 		memset(b->data + b->len + sizeof(ev) + len, 0, padded - len);
 	b->len += sizeof(ev) + padded;
+	__atomic_store_n(&g->has_events, 1u, __ATOMIC_RELEASE);
+}
+
+const volatile uint32_t *gws_group_events_flag(const gws_group *g)
+{
+	return &g->has_events;
 }
 
 void gws_emit_log_locked(gws_group *g, uint32_t conn, int level, const char *fmt, ...)
@@ -198,6 +204,7 @@ int gws_group_poll(gws_group *g, const uint8_t **out_buf, size_t *out_len)
 	b = &g->events[g->cur];
 	g->cur ^= 1;
 	g->events[g->cur].len = 0;
+	__atomic_store_n(&g->has_events, 0u, __ATOMIC_RELAXED);
 	/* Auto-release groups: what the caller now holds no longer counts
 	 * against the connections' inbound budgets. */
 	/* The array is taken over whole: once the lock is released the service

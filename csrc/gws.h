@@ -156,6 +156,12 @@ void gws_group_release(gws_group *g);
 /* Service step (no-thread mode), then hands over every queued event.  The
  * buffer stays valid until the next gws_group_poll() on the same group. */
 int gws_group_poll(gws_group *g, const uint8_t **out_buf, size_t *out_len);
+/* A word that is nonzero while the group has undrained events, readable
+ * without a call or a lock (an idle poll then costs one memory read).  A
+ * zero read may miss an event being queued at that moment, which the next
+ * read sees.  A threaded context only: otherwise gws_group_poll() is also
+ * the service step and must be called anyway.  Valid as long as g. */
+const volatile uint32_t *gws_group_events_flag(const gws_group *g);
 /* Sends one message to every member connection of the group except
  * `exclude` (may be NULL); members share one copy of the payload.  Returns
  * the number of connections it was queued for, or -1 on allocation failure. */

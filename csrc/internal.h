@@ -126,6 +126,9 @@ struct gws_group {
 	struct gws_conn **dirty;        /* [L] auto_release: conns to credit at drain */
 	size_t ndirty, capdirty;        /* [L] */
 	struct gws_conn *members;       /* [L] broadcast list */
+	/* 1 while events[cur] holds events; written under the lock with
+	 * atomic stores, read by the caller without it (gws_group_events_flag). */
+	volatile uint32_t has_events;
 };
 
 struct gws_conn {

@@ -139,6 +139,13 @@ class Group:
         self.ptr: Any = ffi.gc(out[0], lib.gws_group_release)
         self._buf = ffi.new("const uint8_t **")
         self._len = ffi.new("size_t *")
+        #: Nonzero while the core holds undrained events (read as ``flag[0]``, no
+        #: call, no lock); only meaningful when :attr:`threaded`.
+        self.flag: Any = lib.gws_group_events_flag(self.ptr)
+        #: Whether the core works on its own: then a zero :attr:`flag` means an
+        #: idle poll has nothing to do.  Without a thread, draining is also the
+        #: service step and must always run.
+        self.threaded: bool = context.threaded
 
     def drain(self) -> bytes:
         """Every queued event, as one ``bytes`` copy of the core's buffer (one FFI call).

@@ -321,11 +321,19 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
 
     def poll(self) -> None:
         """Process every pending network event; emits ``peer_connected``/``peer_disconnected``."""
-        if self._status is _DISCONNECTED or self._group is None:
+        group = self._group
+        if self._status is _DISCONNECTED or group is None:
             return
         if self._server:
+            # Idle: nothing arrived (one memory read), nothing can time out or be gone.
+            if group.threaded and not group.flag[0] and not self._pending and not self._watch:
+                return
             self._poll_server()
         else:
+            if group.threaded and not group.flag[0] and self._status is _CONNECTED:
+                ws = self._peers.get(1)
+                if ws is not None and ws._state is _OPEN:
+                    return
             self._poll_client()
 
     def _poll_server(self) -> None:

@@ -382,6 +382,8 @@ class WebSocketPeer(PacketPeer):
         if conn is not None and self._consumed_msgs:
             lib.gws_conn_rx_release(conn, self._consumed_msgs, self._consumed_bytes)
             self._consumed_msgs = self._consumed_bytes = 0
+        elif group.threaded and not group.flag[0]:
+            return  # idle: the core queued nothing (one memory read)
         serial = self._serial
         for etype, ev_serial, code, data in group.poll():
             if ev_serial == serial or etype == EV_LOG:
