@@ -60,6 +60,8 @@ void gws_group_unref(gws_group *g)
 	ctx = g->ctx;
 	gws_bytes_free(&g->events[0]);
 	gws_bytes_free(&g->events[1]);
+	gws_bytes_free(&g->index[0]);
+	gws_bytes_free(&g->index[1]);
 	free(g->dirty);
 	free(g);
 	gws_context_release(ctx);
@@ -130,13 +132,28 @@ void gws_emit_locked(gws_group *g, uint32_t type, uint32_t conn, int32_t code,
                      const void *data, size_t len)
 {
 	gws_bytes *b = &g->events[g->cur];
+	gws_bytes *ix = &g->index[g->cur];
 	size_t padded = (len + 7u) & ~(size_t)7u;
 	gws_event ev;
 
-	if (len > UINT32_MAX || gws_bytes_reserve(b, sizeof(ev) + padded)) {
-		/* Out of memory: the event is lost, but say so in-band when
-		 * there is room for a bare header. */
+	/* Offsets are 32-bit: a buffer stops growing at 4 GiB (the caller
+	 * drains far more often; a message that big is refused by the limits). */
+	if (len > UINT32_MAX || b->len + sizeof(ev) + padded > UINT32_MAX ||
+	    gws_bytes_reserve(b, sizeof(ev) + padded) ||
+	    (type == GWS_EV_MESSAGE && gws_bytes_reserve(ix, 3 * sizeof(uint32_t)))) {
+		/* Out of memory: the event is lost. */
 		return;
+	}
+	if (type == GWS_EV_MESSAGE) {
+		uint32_t rec[3];
+
+		rec[0] = conn;
+		rec[1] = (uint32_t)(b->len + sizeof(ev));
+		rec[2] = (uint32_t)(b->len + sizeof(ev) + len);
+		memcpy(ix->data + ix->len, rec, sizeof(rec));
+		ix->len += sizeof(rec);
+	} else {
+		g->nother[g->cur]++;
 	}
 	ev.type = type;
 	ev.conn = conn;
@@ -192,18 +209,34 @@ void gws_group_mark_dirty_locked(gws_group *g, struct gws_conn *c)
 
 int gws_group_poll(gws_group *g, const uint8_t **out_buf, size_t *out_len)
 {
+	const uint32_t *index;
+	size_t nmsgs, nother;
+
+	return gws_group_poll_indexed(g, out_buf, out_len, &index, &nmsgs, &nother);
+}
+
+int gws_group_poll_indexed(gws_group *g, const uint8_t **out_buf, size_t *out_len,
+                           const uint32_t **out_index, size_t *out_nmsgs,
+                           size_t *out_nother)
+{
 	gws_context *ctx = g->ctx;
 	struct gws_conn **dirty;
 	size_t ndirty, i;
-	gws_bytes *b;
+	gws_bytes *b, *ix;
+	int old;
 
 	if (!ctx->threaded)
 		gws_context_service(ctx);
 
 	gws_ctx_lock(ctx);
-	b = &g->events[g->cur];
+	old = g->cur;
+	b = &g->events[old];
+	ix = &g->index[old];
+	*out_nother = g->nother[old];
 	g->cur ^= 1;
 	g->events[g->cur].len = 0;
+	g->index[g->cur].len = 0;
+	g->nother[g->cur] = 0;
 	__atomic_store_n(&g->has_events, 0u, __ATOMIC_RELAXED);
 	/* Auto-release groups: what the caller now holds no longer counts
 	 * against the connections' inbound budgets. */
@@ -227,6 +260,8 @@ int gws_group_poll(gws_group *g, const uint8_t **out_buf, size_t *out_len)
 
 	*out_buf = b->data;
 	*out_len = b->len;
+	*out_index = (const uint32_t *)ix->data;
+	*out_nmsgs = ix->len / (3 * sizeof(uint32_t));
 	return GWS_OK;
 }
 

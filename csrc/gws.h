@@ -156,6 +156,15 @@ void gws_group_release(gws_group *g);
 /* Service step (no-thread mode), then hands over every queued event.  The
  * buffer stays valid until the next gws_group_poll() on the same group. */
 int gws_group_poll(gws_group *g, const uint8_t **out_buf, size_t *out_len);
+/* gws_group_poll(), plus an index of the messages in the buffer, so the
+ * caller can hand them on in bulk: for each GWS_EV_MESSAGE event, in order,
+ * three uint32_t: its connection serial, the offset of its data in the
+ * buffer and the offset just past the data.  *out_nother: how many events
+ * of other types the buffer holds (0: messages only).  The index stays valid
+ * as long as the buffer. */
+int gws_group_poll_indexed(gws_group *g, const uint8_t **out_buf, size_t *out_len,
+                           const uint32_t **out_index, size_t *out_nmsgs,
+                           size_t *out_nother);
 /* A word that is nonzero while the group has undrained events, readable
  * without a call or a lock (an idle poll then costs one memory read).  A
  * zero read may miss an event being queued at that moment, which the next

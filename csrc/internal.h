@@ -122,6 +122,8 @@ struct gws_group {
 	gws_context *ctx;
 	bool auto_release;
 	gws_bytes events[2];            /* [L] events[cur] is filled by the core */
+	gws_bytes index[2];             /* [L] message index of events[i] */
+	size_t nother[2];               /* [L] events[i]: events other than messages */
 	int cur;                        /* [L] */
 	struct gws_conn **dirty;        /* [L] auto_release: conns to credit at drain */
 	size_t ndirty, capdirty;        /* [L] */

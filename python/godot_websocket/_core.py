@@ -139,6 +139,9 @@ class Group:
         self.ptr: Any = ffi.gc(out[0], lib.gws_group_release)
         self._buf = ffi.new("const uint8_t **")
         self._len = ffi.new("size_t *")
+        self._index = ffi.new("const uint32_t **")
+        self._nmsgs = ffi.new("size_t *")
+        self._nother = ffi.new("size_t *")
         #: Nonzero while the core holds undrained events (read as ``flag[0]``, no
         #: call, no lock); only meaningful when :attr:`threaded`.
         self.flag: Any = lib.gws_group_events_flag(self.ptr)
@@ -157,6 +160,25 @@ class Group:
         lib.gws_group_poll(self.ptr, self._buf, self._len)
         n = self._len[0]
         return ffi.buffer(self._buf[0], n)[:] if n else b""
+
+    def drain_indexed(self) -> tuple[bytes, memoryview | None, int]:
+        """Like :meth:`drain`, plus the core's index of the messages in it.
+
+        Returns ``(buffer, index, others)``: ``index`` is ``None`` when the buffer holds
+        no message, else a ``uint32`` view of (serial, start, end) triples, one per
+        message in order, ``start:end`` being its data in ``buffer``; ``others`` is the
+        number of events that are not messages.  With ``others == 0`` a caller can hand
+        every message on in bulk without parsing a single header.
+        """
+        lib.gws_group_poll_indexed(self.ptr, self._buf, self._len, self._index,
+                                   self._nmsgs, self._nother)
+        n = self._len[0]
+        if not n:
+            return b"", None, 0
+        buf = ffi.buffer(self._buf[0], n)[:]
+        nm = self._nmsgs[0]
+        index = memoryview(ffi.buffer(self._index[0], nm * 12)[:]).cast("I") if nm else None
+        return buf, index, self._nother[0]
 
     def poll(self) -> Iterator[tuple[int, int, int, bytes]]:
         """Drain every queued event (one FFI call), yielding them in order.
