@@ -434,3 +434,91 @@ def test_all_pending_connections_are_accepted_in_one_poll() -> None:
         for r in raws:
             r.close()
         server.close()
+
+
+# ------------------------------------------------------------------ bulk hand-over
+# A poll() whose events are all messages from OPEN peers hands them on in bulk (the
+# core's message index); anything else takes the event-by-event path.  These tests
+# queue bursts without polling, so that one poll() sees them all at once.
+
+
+class _RawSwarm:
+    def __init__(self, n: int) -> None:
+        self.server, port = make_server(max_queued_packets=10_000)
+        self.raws = [RawClient(port) for _ in range(n)]
+        assert pump(self.server, lambda: len(self.server.get_peer_ids()) == n)
+        self.ids = [r.read_id() for r in self.raws]
+        self.gone: list[int] = []
+        self.server.peer_disconnected.connect(self.gone.append)
+
+    def wait_queued(self) -> None:
+        """Give the core time to read what the raw clients sent, without polling."""
+        time.sleep(0.1)
+
+    def close(self) -> None:
+        for r in self.raws:
+            r.close()
+        self.server.close()
+
+
+@pytest.fixture
+def raws() -> Iterator[_RawSwarm]:
+    s = _RawSwarm(4)
+    yield s
+    s.close()
+
+
+def test_bulk_poll_keeps_senders_and_order(raws: _RawSwarm) -> None:
+    for i in range(200):
+        for k, r in enumerate(raws.raws):
+            r.send(struct.pack("<HH", k, i))
+    got = collect(raws.server, raws.server, 800)
+    per: dict[int, list[int]] = {}
+    for sender, data in got:
+        k, i = struct.unpack("<HH", data)
+        assert sender == raws.ids[k]
+        per.setdefault(k, []).append(i)
+    assert per == {k: list(range(200)) for k in range(4)}
+
+
+def test_bulk_poll_drops_empty_packets(raws: _RawSwarm,
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    r = raws.raws[1]
+    for i in range(50):
+        r.send(b"" if i == 25 else struct.pack("<H", i))
+    raws.wait_queued()
+    with caplog.at_level(logging.ERROR, logger="godot_websocket"):
+        got = collect(raws.server, raws.server, 49)
+    assert [struct.unpack("<H", d)[0] for _, d in got] == [i for i in range(50) if i != 25]
+    assert {s for s, _ in got} == {raws.ids[1]}
+    assert "empty packet" in caplog.text
+    pump_for(raws.server, 0.05)
+    assert raws.server.get_available_packet_count() == 0
+
+
+def test_bulk_poll_skips_a_peer_closed_locally(raws: _RawSwarm) -> None:
+    closing = raws.ids[0]
+    raws.server.get_peer(closing).close()  # CLOSING now: its packets are not read
+    for i in range(30):
+        for r in raws.raws:
+            r.send(struct.pack("<H", i))
+    raws.wait_queued()
+    got = collect(raws.server, raws.server, 90)
+    assert sorted({s for s, _ in got}) == sorted(raws.ids[1:])
+    assert len(got) == 90
+    assert raws.gone == [closing]
+
+
+def test_bulk_poll_skips_a_force_disconnected_peer(raws: _RawSwarm) -> None:
+    dropped = raws.ids[2]
+    for i in range(30):
+        for r in raws.raws:
+            r.send(struct.pack("<H", i))
+    raws.wait_queued()
+    raws.server.disconnect_peer(dropped, force=True)
+    got = collect(raws.server, raws.server, 90)
+    pump_for(raws.server, 0.05)
+    got += drain(raws.server)
+    assert dropped not in {s for s, _ in got}
+    assert len(got) == 90
+    assert raws.gone == []  # force: no signal
