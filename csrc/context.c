@@ -296,8 +296,18 @@ int gws_context_new(int threaded, gws_context **out)
 	atomic_init(&ctx->refs, 1);
 	atomic_init(&ctx->stopping, false);
 	atomic_init(&ctx->wakers, 0);
-	pthread_mutex_init(&ctx->lock, NULL);
-	pthread_mutex_init(&ctx->svc_lock, NULL);
+	{
+		/* Both locks are held for short stretches by the two threads in
+		 * turn (a queue operation; one send()): spinning a little before
+		 * sleeping saves a futex wait and wake-up on most collisions. */
+		pthread_mutexattr_t attr;
+
+		pthread_mutexattr_init(&attr);
+		pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+		pthread_mutex_init(&ctx->lock, &attr);
+		pthread_mutex_init(&ctx->svc_lock, &attr);
+		pthread_mutexattr_destroy(&attr);
+	}
 	pthread_cond_init(&ctx->cond, NULL);
 	ctx->threaded = threaded != 0;
 	ctx->next_serial = 1;
