@@ -574,6 +574,19 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
             _logger.error("put_packet: out of memory")
         return _OK
 
+    def put_packet(self, buffer: bytes | bytearray | memoryview) -> Error:
+        """Send one packet to the current target (see :meth:`set_target_peer`)."""
+        # The common case inline (a hot path): bytes to one peer, or from a client.
+        if type(buffer) is bytes and buffer and self._status is _CONNECTED:
+            server = self._server
+            target = self._target_peer if server else 1
+            if target > 0:
+                ws = self._peers.get(target)  # (a server's own id 1 is never a key)
+                if ws is not None:
+                    err = ws._send(buffer, False)
+                    return _OK if server else err  # as _put_packet()
+        return super().put_packet(buffer)
+
     def _get_packet(self) -> tuple[Error, bytes]:
         if self._status is not _CONNECTED:
             _logger.error("get_packet: not connected")
