@@ -19,9 +19,12 @@ from typing import Any
 
 BEGIN = "<!-- results:begin -->"
 END = "<!-- results:end -->"
-PEER_ORDER = ["ours", "picows", "websockets", "aiohttp", "lwsc"]
-PEER_NAME = {"ours": "**ours** (godot_websocket)", "picows": "picows", "websockets": "websockets",
-             "aiohttp": "aiohttp", "lwsc": "lws C (reference)"}
+PEER_ORDER = ["ours", "ours-nt", "picows", "websockets", "aiohttp", "lwsc"]
+PEER_NAME = {"ours": "**ours** (godot_websocket)", "ours-nt": "**ours**, no-thread context",
+             "picows": "picows", "websockets": "websockets", "aiohttp": "aiohttp",
+             "lwsc": "lws C (reference)"}
+# how the targets table names a peer of ours after the target ("" for the default one)
+TARGET_SUFFIX = {"ours": "", "ours-nt": " (ours-nt: no-thread context)"}
 
 
 def _fmt(v: float | None, digits: int = 3) -> str:
@@ -79,9 +82,15 @@ def _ratio(summary: dict[str, Any], w: str, v: str, p: str, m: str) -> str:
     return f"{a / b:.2f}×"
 
 
-def _peers(result: dict[str, Any]) -> list[str]:
+def _peers(result: dict[str, Any], workload: str | None = None) -> list[str]:
+    """The run's peers in table order; with ``workload``, only those measured in it
+    (ours-nt runs only some workloads)."""
     present = result["meta"].get("peers", PEER_ORDER)
-    return [p for p in PEER_ORDER if p in present]
+    peers = [p for p in PEER_ORDER if p in present]
+    if workload is not None:
+        wl = result["summary"].get(workload, {})
+        peers = [p for p in peers if any(p in var for var in wl.values())]
+    return peers
 
 
 def _env_line(result: dict[str, Any], workload: str) -> list[str]:
@@ -131,12 +140,14 @@ def targets(result: dict[str, Any], micro: dict[str, Any] | None) -> list[list[s
         return _med(s, w, v, p, k)
 
     if "W1" in s:
-        o, p = m("W1", "loadgen", "ours", "rt_per_s"), m("W1", "loadgen", "picows", "rt_per_s")
-        if o and p:
-            add("W1 round trips/s ≥ picows", f"{_fmt(o)} vs {_fmt(p)} ({o / p:.2f}×)", o >= p)
-        o, p = m("W1", "loadgen", "ours", "p99_us"), m("W1", "loadgen", "picows", "p99_us")
-        if o and p:
-            add("W1 p99 ≤ picows", f"{_fmt(o)} µs vs {_fmt(p)} µs", o <= p)
+        for us, sfx in TARGET_SUFFIX.items():
+            o, p = m("W1", "loadgen", us, "rt_per_s"), m("W1", "loadgen", "picows", "rt_per_s")
+            if o and p:
+                add(f"W1 round trips/s ≥ picows{sfx}",
+                    f"{_fmt(o)} vs {_fmt(p)} ({o / p:.2f}×)", o >= p)
+            o, p = m("W1", "loadgen", us, "p99_us"), m("W1", "loadgen", "picows", "p99_us")
+            if o and p:
+                add(f"W1 p99 ≤ picows{sfx}", f"{_fmt(o)} µs vs {_fmt(p)} µs", o <= p)
     if "W2" in s:
         # The target's baseline was measured with each library's own client, so it is
         # judged on the own-client variant; the common batching client's ratio is shown
@@ -163,9 +174,10 @@ def targets(result: dict[str, Any], micro: dict[str, Any] | None) -> list[list[s
         if o:
             add("W3 aim: 1M+ deliveries/s", _fmt(o), o >= 1e6)
     if "W4" in s:
-        o, p = m("W4", "loadgen", "ours", "mb_per_s"), m("W4", "loadgen", "picows", "mb_per_s")
-        if o and p:
-            add("W4 MB/s ≥ picows", f"{_fmt(o)} vs {_fmt(p)} ({o / p:.2f}×)", o >= p)
+        for us, sfx in TARGET_SUFFIX.items():
+            o, p = m("W4", "loadgen", us, "mb_per_s"), m("W4", "loadgen", "picows", "mb_per_s")
+            if o and p:
+                add(f"W4 MB/s ≥ picows{sfx}", f"{_fmt(o)} vs {_fmt(p)} ({o / p:.2f}×)", o >= p)
     if "W5" in s:
         for v in sorted(s["W5"], key=lambda x: int(x.split("=")[1])):
             k = m("W5", v, "ours", "kib_per_conn")
@@ -177,18 +189,19 @@ def targets(result: dict[str, Any], micro: dict[str, Any] | None) -> list[list[s
             add("W5 10,000 connections open in < 3 s", f"{t:.2f} s", t < 3)
     if "W6" in s:
         v = next(iter(s["W6"]))
-        c = m("W6", v, "ours", "cpu_pct")
-        if c is not None:
-            add("W6 server CPU < 50 % of one core", f"{c:.1f} %", c < 50)
-        p99 = m("W6", v, "ours", "p99_ms")
-        if p99 is not None:
-            add("W6 p99 delivery latency < 20 ms", f"{p99:.1f} ms", p99 < 20)
-        st = _stat(s, "W6", v, "ours", "states_lost")
-        inp = _stat(s, "W6", v, "ours", "inputs_lost")
-        if st and inp:
-            lost = st["max"] + inp["max"]
-            add("W6 nothing lost", f"{int(st['max'])} states, {int(inp['max'])} inputs (worst run)",
-                lost == 0)
+        for us, sfx in TARGET_SUFFIX.items():
+            c = m("W6", v, us, "cpu_pct")
+            if c is not None:
+                add(f"W6 server CPU < 50 % of one core{sfx}", f"{c:.1f} %", c < 50)
+            p99 = m("W6", v, us, "p99_ms")
+            if p99 is not None:
+                add(f"W6 p99 delivery latency < 20 ms{sfx}", f"{p99:.1f} ms", p99 < 20)
+            st = _stat(s, "W6", v, us, "states_lost")
+            inp = _stat(s, "W6", v, us, "inputs_lost")
+            if st and inp:
+                lost = st["max"] + inp["max"]
+                add(f"W6 nothing lost{sfx}",
+                    f"{int(st['max'])} states, {int(inp['max'])} inputs (worst run)", lost == 0)
     if micro:
         ms = micro.get("summary", {})
         idle = ms.get("idle_poll_server_100", ms.get("idle_poll_server_1", {}))
@@ -205,7 +218,6 @@ def render(result: dict[str, Any], micro: dict[str, Any] | None,
     meta = result["meta"]
     s = result["summary"]
     sizes = result.get("sizes", {})
-    peers = _peers(result)
     lines: list[str] = [BEGIN, ""]
     lines.append(f"_Generated by `benchmarks/report.py` from `{results_name or 'results JSON'}`"
              + (f" and `{micro_name}`" if micro else "") + "; do not edit by hand._")
@@ -234,6 +246,7 @@ def render(result: dict[str, Any], micro: dict[str, Any] | None,
     lines.append("")
 
     if "W1" in s:
+        peers = _peers(result, "W1")
         c = sizes.get("W1", {})
         lines.append(f"### W1 echo latency (1 connection, {c.get('size')}-byte message, "
                  f"{c.get('n')} round trips after {c.get('warmup')} warm-up)")
@@ -252,6 +265,7 @@ def render(result: dict[str, Any], micro: dict[str, Any] | None,
         lines += _env_line(result, "W1")
         lines.append("")
     if "W2" in s:
+        peers = _peers(result, "W2")
         c = sizes.get("W2", {})
         common, own = _w2_variants(s["W2"])
         lines.append(f"### W2 fan-in ({c.get('total')} messages of {c.get('size')} bytes per run, "
@@ -289,6 +303,7 @@ def render(result: dict[str, Any], micro: dict[str, Any] | None,
                          "the C reference has no own client.")
             lines.append("")
     if "W3" in s:
+        peers = _peers(result, "W3")
         c = sizes.get("W3", {})
         var = next(iter(s["W3"]))
         lines.append(f"### W3 broadcast ({c.get('clients')} clients, the server sends {c.get('k')} "
@@ -303,6 +318,7 @@ def render(result: dict[str, Any], micro: dict[str, Any] | None,
         lines += _env_line(result, "W3")
         lines.append("")
     if "W4" in s:
+        peers = _peers(result, "W4")
         c = sizes.get("W4", {})
         lines.append(f"### W4 large messages ({c.get('size', 0) // 1024} KiB echo, {c.get('n')} "
                  "round trips; MB/s = payload bytes echoed per second, 10^6)")
@@ -316,6 +332,7 @@ def render(result: dict[str, Any], micro: dict[str, Any] | None,
         lines += _env_line(result, "W4")
         lines.append("")
     if "W5" in s:
+        peers = _peers(result, "W5")
         variants = sorted(s["W5"], key=lambda x: int(x.split("=")[1]))
         lines.append("### W5 idle connections (server RSS growth per connection; time for the "
                  "client to open them all)")
@@ -333,6 +350,7 @@ def render(result: dict[str, Any], micro: dict[str, Any] | None,
         lines += _env_line(result, "W5")
         lines.append("")
     if "W6" in s:
+        peers = _peers(result, "W6")
         c = sizes.get("W6", {})
         var = next(iter(s["W6"]))
         lines.append(f"### W6 game server ({c.get('clients')} clients, {c.get('in_size')}-byte "

@@ -11,6 +11,8 @@ directory), waits for its ``READY <port>`` line and runs the common load generat
 in an order rotated by r, so slow drifts of the shared machine hit every peer.
 W1, W2 and W4 also run each library's own client against its own server
 (benchmarks/clients/own_client.py; W2 in a second, fresh server process).
+Peer "ours-nt" is this package on a no-thread context (ours_server.py --context
+nothread, own client on Context(threaded=False)); it runs W1, W2, W4 and W6 only.
 
 Results go to a JSON file (default benchmarks/results/<date>.json); with --md
 the tables in that markdown file are rewritten between the results markers.
@@ -49,10 +51,18 @@ from common import (
     summarize,
 )
 
-ALL_PEERS = ["ours", "picows", "websockets", "aiohttp", "lwsc"]
+ALL_PEERS = ["ours", "ours-nt", "picows", "websockets", "aiohttp", "lwsc"]
 ALL_WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6"]
-PEER_MODULE = {"ours": "godot_websocket", "picows": "picows", "websockets": "websockets",
-               "aiohttp": "aiohttp"}
+PEER_MODULE = {"ours": "godot_websocket", "ours-nt": "godot_websocket", "picows": "picows",
+               "websockets": "websockets", "aiohttp": "aiohttp"}
+# "ours-nt" is this package with a no-thread context (Context(threaded=False)): every
+# I/O step runs inside poll() on the caller's thread, Godot's own model.  Same server
+# (servers/ours_server.py --context nothread) and same Godot protocol as "ours".
+OURS_PEERS = ("ours", "ours-nt")
+# Peers that run only some workloads (all others run every workload).  ours-nt runs
+# the latency, fan-in, large-message and game-loop workloads; not W3, and not W5,
+# whose 10,000 connections it would accept at only 60 polls/s (W5's game loop).
+PEER_WORKLOADS = {"ours-nt": {"W1", "W2", "W4", "W6"}}
 # What our server's loop does when a poll() found nothing (see servers/ours_server.py):
 # the throughput/latency workloads spin (sched_yield), the idle-connection and game
 # workloads run a 60 Hz game loop, as a Godot server would.
@@ -76,6 +86,16 @@ QUICK = {
     "W5": {"conns": [50], "window": 64},
     "W6": {"clients": 20, "hz": 20, "secs": 1.0, "in_size": 32, "state_size": 200},
 }
+
+
+def is_ours(peer: str) -> bool:
+    """This package's server (either context): a Godot multiplayer server, whose first
+    message on every connection is the peer's id."""
+    return peer in OURS_PEERS
+
+
+def runs(peer: str, workload: str) -> bool:
+    return workload in PEER_WORKLOADS.get(peer, ALL_WORKLOADS)
 
 
 def log(msg: str) -> None:
@@ -220,9 +240,12 @@ class Runner:
             assert self.lws_bin is not None
             argv = [str(self.lws_bin), "0", mode]
         else:
-            argv = [sys.executable, str(SERVERS_DIR / f"{peer}_server.py"), "--mode", mode]
-            if peer == "ours":
+            script = "ours_server.py" if is_ours(peer) else f"{peer}_server.py"
+            argv = [sys.executable, str(SERVERS_DIR / script), "--mode", mode]
+            if is_ours(peer):
                 argv += ["--idle", self.args.ours_idle or OURS_IDLE[workload]]
+            if peer == "ours-nt":
+                argv += ["--context", "nothread"]
         return ServerProc(argv, logf)
 
     def record(self, workload: str, variant: str, peer: str, rep: int,
@@ -264,7 +287,7 @@ class Runner:
     def w1(self, peer: str, rep: int) -> None:
         cfg = self.sizes["W1"]
         with self.server(peer, "echo", "W1") as srv:
-            socks, _ = loadgen.open_connections(srv.port, 1, expect_id=peer == "ours")
+            socks, _ = loadgen.open_connections(srv.port, 1, expect_id=is_ours(peer))
             cpu0 = srv.cpu_seconds()
             r = loadgen.round_trips(socks[0], cfg["size"], cfg["n"], cfg["warmup"])
             cpu = srv.cpu_seconds() - cpu0
@@ -310,7 +333,7 @@ class Runner:
         per_conn = max(1, cfg["total"] // conns)
         total = per_conn * conns
         with self.server(peer, "sink", "W2") as srv:
-            socks, _ = loadgen.open_connections(srv.port, conns, expect_id=peer == "ours")
+            socks, _ = loadgen.open_connections(srv.port, conns, expect_id=is_ours(peer))
             self.wait_conns(srv, conns)
             srv.send(f"EXPECT {total}")
             srv.ask("COUNT", "COUNT")  # the EXPECT is applied before we start
@@ -391,7 +414,7 @@ class Runner:
         cfg = self.sizes["W3"]
         n, k, size = cfg["clients"], cfg["k"], cfg["size"]
         with self.server(peer, "sink", "W3") as srv:
-            socks, _ = loadgen.open_connections(srv.port, n, expect_id=peer == "ours")
+            socks, _ = loadgen.open_connections(srv.port, n, expect_id=is_ours(peer))
             self.wait_conns(srv, n)
             cpu0 = srv.cpu_seconds()
             t0 = time.monotonic_ns()
@@ -414,7 +437,7 @@ class Runner:
     def w4(self, peer: str, rep: int) -> None:
         cfg = self.sizes["W4"]
         with self.server(peer, "echo", "W4") as srv:
-            socks, _ = loadgen.open_connections(srv.port, 1, expect_id=peer == "ours")
+            socks, _ = loadgen.open_connections(srv.port, 1, expect_id=is_ours(peer))
             r = loadgen.round_trips(socks[0], cfg["size"], cfg["n"], cfg["warmup"], timeout=60)
             loadgen.close_all(socks)
             lat = r["lat_ns_sorted"]
@@ -435,7 +458,7 @@ class Runner:
             socks: list[Any] = []
             try:
                 socks, t_open = loadgen.open_connections(
-                    srv.port, n, window=cfg["window"], expect_id=peer == "ours", timeout=120)
+                    srv.port, n, window=cfg["window"], expect_id=is_ours(peer), timeout=120)
                 t_server = self.wait_conns(srv, n, timeout=60)
                 time.sleep(0.5)
                 after = srv.rss_kib()
@@ -457,7 +480,7 @@ class Runner:
         with self.server(peer, "sink", "W6") as srv:
             socks: list[Any] = []
             try:
-                socks, _ = loadgen.open_connections(srv.port, n, expect_id=peer == "ours",
+                socks, _ = loadgen.open_connections(srv.port, n, expect_id=is_ours(peer),
                                                     timeout=120)
                 self.wait_conns(srv, n)
                 srv.send("EXPECT 0")
@@ -615,8 +638,16 @@ def main() -> int:
             f"{'quick' if args.quick else 'full'} sizes; logs in {tmp}")
         for w in workloads:
             log(f"== {w}")
+            skipped = [p for p in peers if not runs(p, w)]
+            if skipped:
+                note = (f"{w}: not run for {', '.join(skipped)} (it runs only "
+                        + "; ".join(f"{p} {', '.join(sorted(PEER_WORKLOADS[p]))}"
+                                    for p in skipped) + ")")
+                notes.append(note)
+                log(note)
             for rep in range(args.reps):
                 order = peers[rep % len(peers):] + peers[: rep % len(peers)]
+                order = [p for p in order if runs(p, w)]
                 if w == "W1":
                     for p in order:
                         runner.guarded(w, ["loadgen", "own-client"], p, rep,

@@ -2,7 +2,8 @@
 
 Benchmarks are not timed tests: the real numbers live in docs/performance.md.
 This only checks that the harness, the servers and the load generator work, for
-our package plus one other peer (``websockets``, which the test extras install).
+our package (with its default threaded context and, as ``ours-nt``, a no-thread
+one) plus one other peer (``websockets``, which the test extras install).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def test_run_quick(tmp_path: Path) -> None:
     md = tmp_path / "perf.md"
     p = subprocess.run(
         [sys.executable, str(BENCH / "run.py"), "--quick", "--reps", "1",
-         "--peers", "ours,websockets", "--out", str(out), "--md", str(md)],
+         "--peers", "ours,ours-nt,websockets", "--out", str(out), "--md", str(md)],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
     )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
@@ -38,9 +39,13 @@ def test_run_quick(tmp_path: Path) -> None:
     assert result["meta"]["quick"] is True
     workloads = {r["workload"] for r in result["records"]}
     assert workloads == {"W1", "W2", "W3", "W4", "W5", "W6"}
-    ours = [r for r in result["records"] if r["peer"] == "ours"]
+    ours = [r for r in result["records"] if r["peer"] in ("ours", "ours-nt")]
     failed = [r for r in ours if not r["ok"]]
     assert not failed, failed
+    # ours-nt (no-thread context) runs W1, W2, W4 and W6, with its own client too
+    nt = {(r["workload"], r["variant"]) for r in ours if r["peer"] == "ours-nt"}
+    assert {("W1", "loadgen"), ("W1", "own-client")} <= nt, nt
+    assert {w for w, _ in nt} == {"W1", "W2", "W4", "W6"}, nt
     # W2 runs each library's own client too (for ours and websockets; never for lwsc)
     w2 = {(r["peer"], r["variant"]): r for r in result["records"] if r["workload"] == "W2"}
     for peer in ("ours", "websockets"):
@@ -52,6 +57,7 @@ def test_run_quick(tmp_path: Path) -> None:
     text = md.read_text()
     assert "<!-- results:begin -->" in text and "### W6" in text
     assert "msgs/s (own client)" in text
+    assert "no-thread context" in text
 
 
 def test_micro_quick(tmp_path: Path) -> None:

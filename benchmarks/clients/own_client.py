@@ -3,7 +3,7 @@
 
 Echo round trips (W1, W4):
 
-    own_client.py --peer ours|picows|websockets|aiohttp --port P --size S --n N --warmup W
+    own_client.py --peer ours|ours-nt|picows|websockets|aiohttp --port P --size S --n N --warmup W
 
 prints one JSON line: elapsed_s, round_trips, p50_ns, p99_ns.
 
@@ -22,6 +22,10 @@ a server (common.ServerProc).
 
 Client settings mirror the servers': no compression, no size limit that a
 1 MiB message would hit, no pings.
+
+``--peer ours-nt`` runs the ours client code on a no-thread context
+(``Context(threaded=False)``): every I/O step, sends included, happens inside
+``poll()`` on this thread, so the loops below poll after each send or burst.
 """
 
 from __future__ import annotations
@@ -55,10 +59,22 @@ def result(lat: list[int], elapsed_ns: int) -> dict:
     }
 
 
-def run_ours(url: str, size: int, n: int, warmup: int) -> dict:
+def ours_context(peer: str) -> Any:
+    """The context our peers use: None (the process-wide threaded one) for "ours",
+    a no-thread ``Context(threaded=False)`` for "ours-nt"."""
+    if peer == "ours-nt":
+        from godot_websocket import Context
+
+        return Context(threaded=False)
+    return None
+
+
+def run_ours(url: str, size: int, n: int, warmup: int, ctx: Any = None) -> dict:
+    """Echo round trips; with a no-thread ``ctx`` the put_packet() leaves during the
+    first poll() of the wait loop."""
     from godot_websocket import WebSocketPeer
 
-    ws = WebSocketPeer()
+    ws = WebSocketPeer(context=ctx)
     ws.set_inbound_buffer_size(16 << 20)
     ws.set_outbound_buffer_size(16 << 20)
     ws.connect_to_url(url)
@@ -219,10 +235,12 @@ def fanin_result(t_start: int, t_end: int, conns: int, per_conn: int, **extra: A
 
 
 def fanin_ours(url: str, conns: int, per_conn: int, size: int, ctl: Control,
-               outbound: int, max_queued: int) -> None:
+               outbound: int, max_queued: int, ctx: Any = None) -> None:
     """WebSocketPeer per connection, as a Godot client would: put_packet() in a loop,
     poll() every peer after each burst.  A full outbound queue (ERR_OUT_OF_MEMORY)
-    is waited out: poll, yield, retry the same message (counted, never dropped)."""
+    is waited out: poll, yield, retry the same message (counted, never dropped).
+    All peers share ``ctx`` (None: the threaded default); with a no-thread context
+    the poll() after each burst is what writes it out."""
     from godot_websocket import Error, WebSocketPeer
 
     # the peer logs every refused send; a refusal is expected here and retried
@@ -230,7 +248,7 @@ def fanin_ours(url: str, conns: int, per_conn: int, size: int, ctl: Control,
         lambda r: "outbound buffer full" not in r.getMessage())
     peers = []
     for _ in range(conns):
-        ws = WebSocketPeer()
+        ws = WebSocketPeer(context=ctx)
         ws.set_outbound_buffer_size(outbound)
         ws.set_max_queued_packets(max_queued)
         err = ws.connect_to_url(url)
@@ -296,12 +314,22 @@ def fanin_ours(url: str, conns: int, per_conn: int, size: int, ctl: Control,
             ws.poll()
         rounds += 1
         if not moved:
-            yield_()  # every queue is full: let the service thread write
+            yield_()  # every queue is full: let the service thread (or the kernel) move
         if not rounds & 63 and time.monotonic() > deadline:
             raise SystemExit("ours: sending took longer than 300 s")
     t_end = now_ns()
     fanin_result(t_start, t_end, conns, per_conn, retries=retries)
-    # the core's service thread writes what is still queued; keep polling until QUIT
+    if ctx is not None and not ctx.threaded:
+        # no service thread: what is still queued only leaves inside poll(), so poll
+        # (as a game loop with nothing else to do would) until every queue is empty
+        drain_deadline = time.monotonic() + 300
+        while any(ws.get_current_outbound_buffered_amount() for ws in peers):
+            poll_all()
+            yield_()
+            if time.monotonic() > drain_deadline:
+                raise SystemExit("ours: queued messages not written after 300 s")
+    # what is still queued leaves on the service thread (threaded context); keep
+    # polling until QUIT
     ctl.wait("QUIT", 600, tick=poll_all)
 
 
@@ -417,8 +445,9 @@ async def fanin_aiohttp(url: str, conns: int, per_conn: int, size: int, ctl: Con
 def fanin(a: argparse.Namespace, url: str) -> None:
     per_conn = max(1, a.total // a.conns)
     ctl = Control()
-    if a.peer == "ours":
-        fanin_ours(url, a.conns, per_conn, a.size, ctl, a.outbound, a.max_queued)
+    if a.peer in ("ours", "ours-nt"):
+        fanin_ours(url, a.conns, per_conn, a.size, ctl, a.outbound, a.max_queued,
+                   ours_context(a.peer))
     elif a.peer == "picows":
         asyncio.run(fanin_picows(url, a.conns, per_conn, a.size, ctl))
     elif a.peer == "websockets":
@@ -449,8 +478,8 @@ def main() -> None:
         fanin(a, url)
         sys.stdout.flush()
         os._exit(0)  # no closing handshakes: the driver stops the server next
-    if a.peer == "ours":
-        out = run_ours(url, a.size, a.n, a.warmup)
+    if a.peer in ("ours", "ours-nt"):
+        out = run_ours(url, a.size, a.n, a.warmup, ours_context(a.peer))
     elif a.peer == "picows":
         out = asyncio.run(run_picows(url, a.size, a.n, max(1, a.warmup)))
     elif a.peer == "websockets":
