@@ -455,6 +455,13 @@ class WebSocketPeer(PacketPeer):
     def _put_packet(self, data: bytes | bytearray | memoryview) -> Error:
         return self._send(data, False)
 
+    def put_packet(self, buffer: bytes | bytearray | memoryview) -> Error:
+        """Send one binary message (an empty buffer returns ``OK`` and sends nothing)."""
+        # The common case inline (a hot path): bytes on an open connection.
+        if type(buffer) is bytes and buffer and self._state is _OPEN:
+            return self._send(buffer, False)
+        return super().put_packet(buffer)
+
     # -- receiving ----------------------------------------------------------------
 
     def _get_packet(self) -> tuple[Error, bytes]:
@@ -468,6 +475,18 @@ class WebSocketPeer(PacketPeer):
         self._consumed_msgs += 1
         self._consumed_bytes += len(data)
         return Error.OK, data
+
+    def get_packet(self) -> bytes:
+        """Pop the next message (``b""`` on error; see :meth:`get_packet_error`)."""
+        # The common case inline (a hot path), as _get_packet() does it.
+        rx = self._rx
+        if rx and self._state is _OPEN:
+            data, self._was_string = rx.popleft()
+            self._consumed_msgs += 1
+            self._consumed_bytes += len(data)
+            self._last_get_error = _OK
+            return data
+        return super().get_packet()
 
     def get_available_packet_count(self) -> int:
         """Whole messages waiting (0 unless OPEN)."""
