@@ -372,6 +372,30 @@ static void fail_connection(struct gws_conn *c, struct lws *wsi, int code, const
 	lws_callback_on_writable(wsi);
 }
 
+#define GWS_RX_RESERVE_MAX (64 * 1024 * 1024)
+
+/* Room for need bytes of the message being reassembled (now of them are
+ * needed at once).  The first
+ * allocation is exactly the size of its first frame (lws says how much of it
+ * is still to come), from the block pool when large; later frames of a
+ * fragmented message grow it by doubling. */
+static int rx_reserve(struct gws_conn *c, size_t need, size_t now)
+{
+	gws_bytes *b = &c->rx;
+
+	if (need <= b->cap)
+		return 0;
+	/* Without an inbound limit, a frame header announcing more than
+	 * arrives is not worth trusting with an allocation up front. */
+	if (need - now > GWS_RX_RESERVE_MAX)
+		need = now;
+	if (!b->data) {
+		b->data = gws_block_alloc(need, &b->cap);
+		return b->data ? 0 : -1;
+	}
+	return gws_bytes_reserve(b, need - b->len);
+}
+
 /* Returns -1 when the connection must be failed. */
 static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_t len)
 {
@@ -407,7 +431,10 @@ static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_
 	gws_ctx_unlock(ctx);
 
 	if (!final || c->rx.len) {
-		if (gws_bytes_append(&c->rx, in, len)) {
+		/* A message that does not arrive in one piece (lws hands over
+		 * at most pt_serv_buf_size bytes per callback) is gathered in
+		 * c->rx; total counts the rest of this frame. */
+		if (rx_reserve(c, (size_t)total, c->rx.len + len)) {
 			gws_ctx_lock(ctx);
 			gws_emit_log_locked(c->group, c->serial, 40,
 			                    "Out of memory while receiving a message");
@@ -415,6 +442,9 @@ static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_
 			gws_ctx_unlock(ctx);
 			return -1;
 		}
+		if (len)  /* (an empty fragment may come first: no buffer yet) */
+			memcpy(c->rx.data + c->rx.len, in, len);
+		c->rx.len += len;
 		if (!final)
 			return 0;
 		in = c->rx.data;
@@ -432,7 +462,16 @@ static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_
 
 	gws_ctx_lock(ctx);
 	if (!c->closed_reported) {
-		gws_emit_locked(c->group, GWS_EV_MESSAGE, c->serial, c->rx_text ? 1 : 0, in, len);
+		if (in == c->rx.data && len >= GWS_BLOCK_MIN) {
+			/* Large: the group takes the reassembly buffer over
+			 * (GWS_EV_MESSAGE_REF) instead of a copy of it. */
+			gws_emit_message_block_locked(c->group, c->serial, c->rx_text ? 1 : 0,
+			                              c->rx.data, len, c->rx.cap);
+			memset(&c->rx, 0, sizeof(c->rx));
+		} else {
+			gws_emit_locked(c->group, GWS_EV_MESSAGE, c->serial, c->rx_text ? 1 : 0,
+			                in, len);
+		}
 		c->rx_msgs_held++;
 		c->rx_bytes_held += len;
 		if (c->group->auto_release)
@@ -446,8 +485,10 @@ static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_
 	}
 	gws_ctx_unlock(ctx);
 	c->rx.len = 0;
-	if (c->rx.cap > 65536)
-		gws_bytes_free(&c->rx);
+	if (c->rx.cap > 65536) {
+		gws_block_free(c->rx.data, c->rx.cap);
+		memset(&c->rx, 0, sizeof(c->rx));
+	}
 	return 0;
 }
 

@@ -34,10 +34,27 @@ int gws_bytes_reserve(gws_bytes *b, size_t extra);
 int gws_bytes_append(gws_bytes *b, const void *data, size_t len);
 void gws_bytes_free(gws_bytes *b);
 
+/* Large buffers (GWS_BLOCK_MIN bytes and more: reassembled messages, queued
+ * outgoing messages) go back to a small process-wide pool when freed and are
+ * reused by the next allocation that fits.  Fresh memory of that size comes
+ * from mmap() or a heap that malloc trims on every free, and its first touch
+ * costs one page fault per 4 KiB: for a 1 MiB echo that was more than the
+ * copying itself.  The pool keeps at most GWS_POOL_SLOTS blocks and
+ * GWS_POOL_BYTES bytes; a block is plain malloc() memory, so free() is a
+ * correct (only slower) way to get rid of one.  Thread-safe; its lock is a
+ * leaf (taken with or without ctx->lock held, never the other way round). */
+#define GWS_BLOCK_MIN (64 * 1024)
+#define GWS_POOL_SLOTS 4
+#define GWS_POOL_BYTES (16 * 1024 * 1024)
+/* At least size bytes; *cap: how many the block really has. */
+void *gws_block_alloc(size_t size, size_t *cap);
+void gws_block_free(void *p, size_t cap);
+
 /* One outgoing message, shared (read-only) by every connection it is queued
  * on: a broadcast costs one copy of the payload, not one per peer. */
 typedef struct gws_msg {
 	atomic_int refs;
+	size_t cap;            /* bytes allocated for the whole struct (gws_block_free) */
 	size_t len;
 	uint8_t opcode;        /* 0x1 text, 0x2 binary */
 	uint8_t data[];
@@ -105,6 +122,10 @@ struct gws_group {
 	gws_context *ctx;
 	bool auto_release;
 	gws_bytes events[2];            /* [L] events[cur] is filled by the core */
+	/* [L] blocks[i]: the (pointer, capacity) pairs of the message payloads
+	 * that GWS_EV_MESSAGE_REF events of events[i] point into; they live as
+	 * long as that buffer (freed when it is reused or the group goes). */
+	gws_bytes blocks[2];
 	int cur;                        /* [L] */
 	struct gws_conn **dirty;        /* [L] auto_release: conns to credit at drain */
 	size_t ndirty, capdirty;        /* [L] */
@@ -210,6 +231,12 @@ void gws_emit_locked(gws_group *g, uint32_t type, uint32_t conn, int32_t code,
                      const void *data, size_t len);
 void gws_emit_log_locked(gws_group *g, uint32_t conn, int level, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* A whole message whose payload is a block (gws_block_alloc, cap bytes): a
+ * GWS_EV_MESSAGE_REF event pointing at it; the group takes the block over
+ * (on allocation failure it copies the payload into a GWS_EV_MESSAGE and
+ * frees the block).  code: 1 text, 0 binary. */
+void gws_emit_message_block_locked(gws_group *g, uint32_t conn, int32_t code,
+                                   uint8_t *data, size_t len, size_t cap);
 void gws_group_ref(gws_group *g);
 void gws_group_unref(gws_group *g);
 void gws_group_mark_dirty_locked(gws_group *g, struct gws_conn *c);

@@ -25,6 +25,7 @@ from ._core import (
     EV_CLOSING,
     EV_LOG,
     EV_MESSAGE,
+    EV_MESSAGE_REF,
     EV_OPEN,
     HEADER,
     HEADER_SIZE,
@@ -32,6 +33,7 @@ from ._core import (
     Group,
     ffi,
     lib,
+    message_ref,
 )
 from .error import Error
 from .multiplayer_peer import MultiplayerPeer, _ConnectionStatus, _TransferMode
@@ -355,6 +357,13 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
                     _logger.error("Received an empty packet from peer %d, ignored", pid)
                     continue
                 fifo_append((pid, buf[start : start + size]))  # type: ignore[arg-type]
+                continue
+            if etype == EV_MESSAGE_REF:
+                # a large message: its payload is held by the core, not in buf
+                pid = by_serial.get(serial)
+                ws = peers.get(pid) if pid is not None else None
+                if ws is not None and ws._state is _OPEN:
+                    fifo_append((pid, message_ref(buf, start)))  # type: ignore[arg-type]
                 continue
             data = buf[start : start + size]
             if etype == EV_ACCEPTED:
