@@ -771,6 +771,6 @@ int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 }
 
 const struct lws_protocols gws_client_protocols[] = {
-	{ "gws-client", gws_lws_callback, 0, 0, 0, NULL, 0 },
+	{ "gws-client", gws_lws_callback, 0, 0, 0, NULL, GWS_TX_PACKET_SIZE },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };

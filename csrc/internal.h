@@ -23,6 +23,11 @@
 #define GWS_MAX_FRAME_HEADER 14
 /* Size of the buffer frames are gathered into before one write. */
 #define GWS_WRITE_BATCH (256 * 1024)
+/* tx_packet_size of our lws protocols: the most lws hands to one send().
+ * Left at 0, lws sends pt_serv_buf_size (64 KiB) per send() and copies the
+ * rest of each batch into a buffer of its own, drained one 64 KiB send() per
+ * trip through the event loop.  (lws_issue_raw() adds LWS_PRE + 4.) */
+#define GWS_TX_PACKET_SIZE GWS_WRITE_BATCH
 
 typedef struct gws_bytes {
 	uint8_t *data;
