@@ -85,19 +85,21 @@ int gws_do_write(struct gws_conn *c, bool direct)
 		}
 		return -1;
 	}
-	if (c->ping_due) {
-		uint8_t mask[4];
-
-		if (c->is_client)
-			gws_mask_key(ctx, mask);
-		pos += gws_frame_header(batch, 0x9, 0, c->is_client ? mask : NULL);
-		c->ping_due = false;
-		c->awaiting_pong = true;
-	}
 	/* First the message a previous write left unfinished. */
 	if (c->tx_cur && put_message(c, c->tx_cur, batch, &pos)) {
 		gws_msg_unref(c->tx_cur);
 		c->tx_cur = NULL;
+	}
+	/* A ping only between frames: inside the unfinished one it would be
+	 * read as payload (the heartbeat broke large messages that way). */
+	if (c->ping_due && !c->tx_cur && GWS_WRITE_BATCH - pos >= GWS_MAX_FRAME_HEADER) {
+		uint8_t mask[4];
+
+		if (c->is_client)
+			gws_mask_key(ctx, mask);
+		pos += gws_frame_header(batch + pos, 0x9, 0, c->is_client ? mask : NULL);
+		c->ping_due = false;
+		c->awaiting_pong = true;
 	}
 
 	/* Then take queued messages off the ring under the lock; the copying
@@ -146,7 +148,7 @@ int gws_do_write(struct gws_conn *c, bool direct)
 	}
 	if (pos && lws_write(c->wsi, batch, pos, LWS_WRITE_HTTP) < (int)pos)
 		return -1;
-	if (c->tx_cur || more) {
+	if (c->tx_cur || more || c->ping_due) {
 		lws_callback_on_writable(c->wsi);
 		return 0;
 	}

@@ -5,6 +5,7 @@ fragmentation, the UTF-8 check and the limits must be exactly as for small messa
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from conftest import encode_frame
@@ -195,3 +196,24 @@ def test_multiplayer_client_receives_large_messages() -> None:
     finally:
         client.close()
         server.close()
+
+
+def test_heartbeat_pings_do_not_land_inside_large_frames(ws_server, connect_peer,
+                                                          poll_until) -> None:
+    # A ping used to be written wherever the write batch began, i.e. inside a message
+    # being written in pieces (a protocol error for the peer: "incorrect masking").
+    got: list[int] = []
+
+    def handler(conn: Any) -> None:
+        for m in conn:
+            got.append(len(m))
+            time.sleep(0.01)  # a slow reader: our frames stay half-written for a while
+
+    srv = ws_server(handler, max_size=None)
+    peer = connect_peer(srv.url, outbound_buffer_size=128 * MiB, heartbeat_interval=0.02)
+    for _ in range(12):
+        assert peer.send(bytes(4 * MiB)) == Error.OK
+    assert poll_until(lambda: len(got) == 12 or peer.get_ready_state() != S.STATE_OPEN,
+                      peer, 30)
+    assert got == [4 * MiB] * 12
+    assert peer.get_ready_state() == S.STATE_OPEN
