@@ -60,7 +60,8 @@ int gws_do_write(struct gws_conn *c, bool direct)
 	char reason[124];
 	size_t reason_len = 0;
 
-	if (direct && (c->dropping || c->ping_due || c->tx_cur || lws_partial_buffered(c->wsi))) {
+	if (direct && (c->dropping || c->ping_due || gws_wsc_control_due(c) || c->tx_cur ||
+	               lws_partial_buffered(c->wsi))) {
 		/* Special cases belong to the WRITEABLE callback, and so does
 		 * writing while lws still holds unsent bytes: lws would buffer
 		 * whatever we add without bound, defeating the outbound limit. */
@@ -77,7 +78,9 @@ int gws_do_write(struct gws_conn *c, bool direct)
 		reason_len = c->close_reason_len;
 		memcpy(reason, c->close_reason, reason_len);
 		gws_ctx_unlock(ctx);
-		if (close_now) {
+		if (close_now && c->wsc) {
+			gws_wsc_close(c, close_code, reason, reason_len, false);
+		} else if (close_now) {
 			/* read again, or the reply cannot end the wait */
 			lws_rx_flow_control(c->wsi, 1);
 			lws_close_reason(c->wsi, (enum lws_close_status)close_code,
@@ -100,6 +103,18 @@ int gws_do_write(struct gws_conn *c, bool direct)
 		pos += gws_frame_header(batch + pos, 0x9, 0, c->is_client ? mask : NULL);
 		c->ping_due = false;
 		c->awaiting_pong = true;
+	}
+	/* Raw-socket clients answer pings and close frames themselves. */
+	if (c->wsc && !c->tx_cur && gws_wsc_control_due(c) &&
+	    GWS_WRITE_BATCH - pos >= 2 * (GWS_MAX_FRAME_HEADER + 125)) {
+		bool hang_up;
+
+		pos += gws_wsc_put_control(c, batch + pos, &hang_up);
+		if (hang_up) {
+			/* the echo of the peer's close frame: nothing after it */
+			lws_write(c->wsi, batch, pos, LWS_WRITE_HTTP);
+			return -1;
+		}
 	}
 
 	/* Then take queued messages off the ring under the lock; the copying
@@ -148,7 +163,7 @@ int gws_do_write(struct gws_conn *c, bool direct)
 	}
 	if (pos && lws_write(c->wsi, batch, pos, LWS_WRITE_HTTP) < (int)pos)
 		return -1;
-	if (c->tx_cur || more || c->ping_due) {
+	if (c->tx_cur || more || c->ping_due || gws_wsc_control_due(c)) {
 		lws_callback_on_writable(c->wsi);
 		return 0;
 	}
@@ -159,6 +174,8 @@ int gws_do_write(struct gws_conn *c, bool direct)
 		gws_ctx_lock(ctx);
 		c->close_requested = false;
 		gws_ctx_unlock(ctx);
+		if (c->wsc)  /* our frame; code 0 hangs up at once, as below */
+			return gws_wsc_close(c, close_code, reason, reason_len, close_code != 0);
 		if (close_code == 0) {
 			/* Godot sends close(0) as a close frame without a body;
 			 * lws_close_reason() always writes a status, and 0 is
@@ -221,7 +238,7 @@ static int on_client_pre_establish(struct gws_conn *c, struct lws *wsi)
 	return 0;
 }
 
-static void on_open(struct gws_conn *c, struct lws *wsi)
+void gws_on_open(struct gws_conn *c, struct lws *wsi)
 {
 	gws_context *ctx = c->ctx;
 	char proto[128] = "", host[256] = "", path[1024] = "", ip[64] = "";
@@ -370,6 +387,8 @@ static void fail_connection(struct gws_conn *c, struct lws *wsi, int code, const
 	gws_ctx_unlock(c->ctx);
 	c->rx_in_message = false;
 	gws_bytes_free(&c->rx);
+	if (c->wsc)
+		c->wsc->halted = true;
 	lws_rx_flow_control(wsi, 0);
 	lws_callback_on_writable(wsi);
 }
@@ -398,18 +417,16 @@ static int rx_reserve(struct gws_conn *c, size_t need, size_t now)
 	return gws_bytes_reserve(b, need - b->len);
 }
 
-/* Returns -1 when the connection must be failed. */
-static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_t len)
+int gws_rx_data(struct gws_conn *c, struct lws *wsi, const void *in, size_t len,
+                bool final, size_t remaining, bool binary)
 {
 	gws_context *ctx = c->ctx;
-	bool final = lws_is_final_fragment(wsi);
-	size_t remaining = lws_remaining_packet_payload(wsi);
 	int64_t limit;
 	uint64_t total;
 
 	if (!c->rx_in_message) {
 		c->rx_in_message = true;
-		c->rx_text = !lws_frame_is_binary(wsi);
+		c->rx_text = !binary;
 		c->rx.len = 0;
 	}
 	total = (uint64_t)c->rx.len + len + (final ? 0 : remaining);
@@ -482,6 +499,8 @@ static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_
 			/* Back-pressure: stop reading until the caller
 			 * consumes; nothing is dropped. */
 			c->rx_paused = true;
+			if (c->wsc)
+				c->wsc->paused = true;
 			lws_rx_flow_control(wsi, 0);
 		}
 	}
@@ -494,7 +513,15 @@ static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_
 	return 0;
 }
 
-static void on_peer_close(struct gws_conn *c, const uint8_t *in, size_t len)
+/* RECEIVE of lws' WebSocket roles.  Returns -1 when the connection must
+ * be closed. */
+static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_t len)
+{
+	return gws_rx_data(c, wsi, in, len, lws_is_final_fragment(wsi),
+	                   lws_remaining_packet_payload(wsi), lws_frame_is_binary(wsi));
+}
+
+void gws_on_peer_close(struct gws_conn *c, const uint8_t *in, size_t len)
 {
 	gws_context *ctx = c->ctx;
 	int code = len >= 2 ? (in[0] << 8) | in[1] : 0;
@@ -531,6 +558,7 @@ static void on_destroy(struct gws_conn *c, struct lws *wsi)
 	c->tx_cur = NULL;
 	c->tx_off = 0;
 	gws_bytes_free(&c->rx);
+	gws_wsc_free(c);
 	if (c->wsi_ref) {
 		c->wsi_ref = false;
 		gws_conn_unref(c);
@@ -684,7 +712,7 @@ int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_ESTABLISHED:
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		if (c)
-			on_open(c, wsi);
+			gws_on_open(c, wsi);
 		return 0;
 
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -695,6 +723,23 @@ int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			gws_conn_report_closed_locked(c, -1, "", 0);
 			gws_ctx_unlock(c->ctx);
 		}
+		return 0;
+
+	/* outgoing connections on raw sockets (wsclient.c) */
+	case LWS_CALLBACK_RAW_CONNECTED:
+	case LWS_CALLBACK_RAW_ADOPT:
+		if (c && c->wsc)
+			return gws_wsc_connected(c, wsi);
+		return 0;
+
+	case LWS_CALLBACK_RAW_RX:
+		if (c && c->wsc)
+			return gws_wsc_rx(c, wsi, in, len);
+		return 0;
+
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		if (c && c->wsc)
+			return gws_wsc_writeable(c, wsi);
 		return 0;
 
 	case LWS_CALLBACK_RECEIVE:
@@ -711,7 +756,7 @@ int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (c)
-			on_peer_close(c, in, len);
+			gws_on_peer_close(c, in, len);
 		return 0;
 
 	case LWS_CALLBACK_SERVER_WRITEABLE:

@@ -70,6 +70,7 @@ void gws_conn_unref(struct gws_conn *c)
 		close(c->fd);
 	free_args(c);
 	gws_bytes_free(&c->rx);
+	gws_wsc_free(c);
 	if (c->listener)
 		gws_listener_unref(c->listener);
 	gws_group_unref(c->group);

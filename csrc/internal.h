@@ -137,6 +137,36 @@ struct gws_group {
 	struct gws_conn *members;       /* [L] broadcast list */
 };
 
+/* A client connection on a raw lws socket (wsclient.c).  [S] */
+enum { WSC_CONNECTING, WSC_REQUEST, WSC_RESPONSE, WSC_OPEN };
+
+struct gws_wsc {
+	int phase;
+	char accept[32];               /* the Sec-WebSocket-Accept we expect */
+	gws_bytes out;                 /* the request, until it is written */
+	gws_bytes in;                  /* response head so far; later input kept
+	                                * while reading is paused */
+	/* frame parser */
+	uint8_t hdr[14];
+	uint8_t hlen;                  /* header bytes gathered */
+	bool in_frame;                 /* header done, payload under way */
+	bool fin, masked;
+	uint8_t op;                    /* opcode of the current frame */
+	uint8_t msg_op;                /* 1/2 while a fragmented message is open */
+	uint8_t mask[4];
+	uint64_t left;                 /* payload bytes of the frame still to come */
+	uint64_t off;                  /* payload bytes of the frame seen (masking) */
+	uint8_t ctl[125];              /* control frame payload */
+	uint8_t ctl_len;
+	/* owed control frames, written at the next frame boundary */
+	bool pong_due, echo_due;
+	uint8_t pong[125], echo[125];
+	uint8_t pong_len, echo_len;
+	bool paused;                   /* back-pressure: input is kept in `in` */
+	bool halted;                   /* failed or closed by the peer: read no more */
+	bool await_close;              /* our close frame is out: wait for the reply */
+};
+
 struct gws_conn {
 	atomic_int refs;                /* caller handle + lws wsi + queued commands */
 	gws_context *ctx;
@@ -184,6 +214,7 @@ struct gws_conn {
 	bool ping_due, awaiting_pong;
 	bool dropping;
 	struct gws_listener *listener;
+	struct gws_wsc *wsc;            /* [S] raw-socket client (wsclient.c), else NULL */
 };
 
 struct gws_listener {
@@ -276,6 +307,37 @@ extern const struct lws_protocols gws_client_protocols[];
  * special cases (ping, close, partial message) are left to the callback.
  * Returns -1 when the connection must be closed. */
 int gws_do_write(struct gws_conn *c, bool direct);
+
+/* The parts of callback.c that wsclient.c shares.  [S] */
+void gws_on_open(struct gws_conn *c, struct lws *wsi);
+void gws_on_peer_close(struct gws_conn *c, const uint8_t *in, size_t len);
+/* Payload of a data frame (or part of one): final: the message ends with
+ * it; remaining: bytes of this frame still to come; binary: the message's
+ * type.  Returns -1 when the connection must be closed. */
+int gws_rx_data(struct gws_conn *c, struct lws *wsi, const void *in, size_t len,
+                bool final, size_t remaining, bool binary);
+
+/* wsclient.c - WebSocket client protocol on a raw lws socket.  [S] */
+/* Whether outgoing connections use it (GODOT_WEBSOCKET_CLIENT != "lws"). */
+bool gws_wsc_enabled(void);
+/* Sets up c->wsc (the request to send) before the raw connection is made. */
+int gws_wsc_start(struct gws_conn *c);
+void gws_wsc_free(struct gws_conn *c);
+/* LWS_CALLBACK_RAW_CONNECTED / _ADOPT, _RX, _WRITEABLE.  -1: close. */
+int gws_wsc_connected(struct gws_conn *c, struct lws *wsi);
+int gws_wsc_rx(struct gws_conn *c, struct lws *wsi, void *in, size_t len);
+int gws_wsc_writeable(struct gws_conn *c, struct lws *wsi);
+/* Reading resumed (back-pressure over): parse what was kept. */
+void gws_wsc_resume(struct gws_conn *c);
+/* For gws_do_write(), at a frame boundary: owed pong and close echo
+ * (*hang_up: the echo is in, close after writing); at most
+ * 2 * (GWS_MAX_FRAME_HEADER + 125) bytes. */
+bool gws_wsc_control_due(const struct gws_conn *c);
+size_t gws_wsc_put_control(struct gws_conn *c, uint8_t *out, bool *hang_up);
+/* Writes our close frame (code 0: no body); wait: keep the connection until
+ * the reply or a timeout (0), else -1 (close now). */
+int gws_wsc_close(struct gws_conn *c, int code, const char *reason, size_t reason_len,
+                  bool wait);
 
 /* listener.c */
 int gws_listener_create_vhost(struct gws_listener *l);  /* [S] */
