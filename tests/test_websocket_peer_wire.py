@@ -14,11 +14,31 @@ from typing import Any
 
 import pytest
 
-from conftest import WS_GUID, encode_frame
 from godot_websocket import Error, WebSocketPeer
 
 S = WebSocketPeer
 TIMEOUT = 5.0
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def encode_frame(opcode: int, payload: bytes = b"", fin: bool = True,
+                 mask: bytes | None = None) -> bytes:
+    """One RFC 6455 frame as a server sends it (masked only if ``mask`` is given)."""
+    head = bytearray([(0x80 if fin else 0) | opcode])
+    mbit = 0x80 if mask else 0
+    n = len(payload)
+    if n < 126:
+        head.append(mbit | n)
+    elif n <= 0xFFFF:
+        head.append(mbit | 126)
+        head += struct.pack("!H", n)
+    else:
+        head.append(mbit | 127)
+        head += struct.pack("!Q", n)
+    if mask:
+        head += mask
+        payload = bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
+    return bytes(head) + payload
 
 
 def read_request(sock: socket.socket) -> tuple[list[str], str]:
