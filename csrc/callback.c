@@ -62,7 +62,8 @@ int gws_do_write(struct gws_conn *c, bool direct)
 	char reason[124];
 	size_t reason_len = 0;
 
-	if (direct && (c->dropping || c->ping_due || c->tx_cur || c->direct_rest.len ||
+	if (direct && (c->dropping || c->ping_due || gws_wsc_control_due(c) || c->tx_cur ||
+	               c->direct_rest.len ||
 	               lws_partial_buffered(c->wsi))) {
 		/* Special cases belong to the WRITEABLE callback, and so does
 		 * writing while lws still holds unsent bytes: lws would buffer
@@ -80,7 +81,9 @@ int gws_do_write(struct gws_conn *c, bool direct)
 		reason_len = c->close_reason_len;
 		memcpy(reason, c->close_reason, reason_len);
 		gws_ctx_unlock(ctx);
-		if (close_now) {
+		if (close_now && c->wsc) {
+			gws_wsc_close(c, close_code, reason, reason_len, false);
+		} else if (close_now) {
 			/* read again, or the reply cannot end the wait */
 			lws_rx_flow_control(c->wsi, 1);
 			lws_close_reason(c->wsi, (enum lws_close_status)close_code,
@@ -95,7 +98,14 @@ int gws_do_write(struct gws_conn *c, bool direct)
 		pos = c->direct_rest.len;
 		gws_bytes_free(&c->direct_rest);
 	}
-	if (c->ping_due) {
+	/* First the message a previous write left unfinished. */
+	if (c->tx_cur && put_message(c, c->tx_cur, batch, &pos)) {
+		gws_msg_unref(c->tx_cur);
+		c->tx_cur = NULL;
+	}
+	/* A ping only between frames: inside the unfinished one it would be
+	 * read as payload (the heartbeat broke large messages that way). */
+	if (c->ping_due && !c->tx_cur && GWS_WRITE_BATCH - pos >= GWS_MAX_FRAME_HEADER) {
 		uint8_t mask[4];
 
 		if (c->is_client)
@@ -104,10 +114,17 @@ int gws_do_write(struct gws_conn *c, bool direct)
 		c->ping_due = false;
 		c->awaiting_pong = true;
 	}
-	/* First the message a previous write left unfinished. */
-	if (c->tx_cur && put_message(c, c->tx_cur, batch, &pos)) {
-		gws_msg_unref(c->tx_cur);
-		c->tx_cur = NULL;
+	/* Raw-socket clients answer pings and close frames themselves. */
+	if (c->wsc && !c->tx_cur && gws_wsc_control_due(c) &&
+	    GWS_WRITE_BATCH - pos >= 2 * (GWS_MAX_FRAME_HEADER + 125)) {
+		bool hang_up;
+
+		pos += gws_wsc_put_control(c, batch + pos, &hang_up);
+		if (hang_up) {
+			/* the echo of the peer's close frame: nothing after it */
+			lws_write(c->wsi, batch, pos, LWS_WRITE_HTTP);
+			return -1;
+		}
 	}
 
 	/* Then take queued messages off the ring under the lock; the copying
@@ -156,7 +173,7 @@ int gws_do_write(struct gws_conn *c, bool direct)
 	}
 	if (pos && lws_write(c->wsi, batch, pos, LWS_WRITE_HTTP) < (int)pos)
 		return -1;
-	if (c->tx_cur || more) {
+	if (c->tx_cur || more || c->ping_due || gws_wsc_control_due(c)) {
 		lws_callback_on_writable(c->wsi);
 		return 0;
 	}
@@ -167,6 +184,8 @@ int gws_do_write(struct gws_conn *c, bool direct)
 		gws_ctx_lock(ctx);
 		c->close_requested = false;
 		gws_ctx_unlock(ctx);
+		if (c->wsc)  /* our frame; code 0 hangs up at once, as below */
+			return gws_wsc_close(c, close_code, reason, reason_len, close_code != 0);
 		if (close_code == 0) {
 			/* Godot sends close(0) as a close frame without a body;
 			 * lws_close_reason() always writes a status, and 0 is
@@ -224,7 +243,8 @@ int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text)
 	gws_ctx_unlock(ctx);
 	/* Anything lws or the write path still holds must go out first, and
 	 * TLS belongs to lws' SSL object. */
-	if (!ok || !c->wsi || c->dropping || c->ping_due || c->tx_cur || c->direct_rest.len ||
+	if (!ok || !c->wsi || c->dropping || c->ping_due || gws_wsc_control_due(c) || c->tx_cur ||
+	    c->direct_rest.len ||
 	    lws_partial_buffered(c->wsi) || lws_is_ssl(c->wsi) ||
 	    (fd = lws_get_socket_fd(c->wsi)) < 0) {
 		pthread_mutex_unlock(&ctx->svc_lock);
@@ -312,7 +332,7 @@ static int on_client_pre_establish(struct gws_conn *c, struct lws *wsi)
 	return 0;
 }
 
-static void on_open(struct gws_conn *c, struct lws *wsi)
+void gws_on_open(struct gws_conn *c, struct lws *wsi)
 {
 	gws_context *ctx = c->ctx;
 	char proto[128] = "", host[256] = "", path[1024] = "", ip[64] = "";
@@ -461,22 +481,46 @@ static void fail_connection(struct gws_conn *c, struct lws *wsi, int code, const
 	gws_ctx_unlock(c->ctx);
 	c->rx_in_message = false;
 	gws_bytes_free(&c->rx);
+	if (c->wsc)
+		c->wsc->halted = true;
 	lws_rx_flow_control(wsi, 0);
 	lws_callback_on_writable(wsi);
 }
 
-/* Returns -1 when the connection must be failed. */
-static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_t len)
+#define GWS_RX_RESERVE_MAX (64 * 1024 * 1024)
+
+/* Room for need bytes of the message being reassembled (now of them are
+ * needed at once).  The first
+ * allocation is exactly the size of its first frame (lws says how much of it
+ * is still to come), from the block pool when large; later frames of a
+ * fragmented message grow it by doubling. */
+static int rx_reserve(struct gws_conn *c, size_t need, size_t now)
+{
+	gws_bytes *b = &c->rx;
+
+	if (need <= b->cap)
+		return 0;
+	/* Without an inbound limit, a frame header announcing more than
+	 * arrives is not worth trusting with an allocation up front. */
+	if (need - now > GWS_RX_RESERVE_MAX)
+		need = now;
+	if (!b->data) {
+		b->data = gws_block_alloc(need, &b->cap);
+		return b->data ? 0 : -1;
+	}
+	return gws_bytes_reserve(b, need - b->len);
+}
+
+int gws_rx_data(struct gws_conn *c, struct lws *wsi, const void *in, size_t len,
+                bool final, size_t remaining, bool binary)
 {
 	gws_context *ctx = c->ctx;
-	bool final = lws_is_final_fragment(wsi);
-	size_t remaining = lws_remaining_packet_payload(wsi);
 	int64_t limit;
 	uint64_t total;
 
 	if (!c->rx_in_message) {
 		c->rx_in_message = true;
-		c->rx_text = !lws_frame_is_binary(wsi);
+		c->rx_text = !binary;
 		c->rx.len = 0;
 	}
 	total = (uint64_t)c->rx.len + len + (final ? 0 : remaining);
@@ -500,7 +544,10 @@ static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_
 	gws_ctx_unlock(ctx);
 
 	if (!final || c->rx.len) {
-		if (gws_bytes_append(&c->rx, in, len)) {
+		/* A message that does not arrive in one piece (lws hands over
+		 * at most pt_serv_buf_size bytes per callback) is gathered in
+		 * c->rx; total counts the rest of this frame. */
+		if (rx_reserve(c, (size_t)total, c->rx.len + len)) {
 			gws_ctx_lock(ctx);
 			gws_emit_log_locked(c->group, c->serial, 40,
 			                    "Out of memory while receiving a message");
@@ -508,6 +555,9 @@ static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_
 			gws_ctx_unlock(ctx);
 			return -1;
 		}
+		if (len)  /* (an empty fragment may come first: no buffer yet) */
+			memcpy(c->rx.data + c->rx.len, in, len);
+		c->rx.len += len;
 		if (!final)
 			return 0;
 		in = c->rx.data;
@@ -525,7 +575,16 @@ static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_
 
 	gws_ctx_lock(ctx);
 	if (!c->closed_reported) {
-		gws_emit_locked(c->group, GWS_EV_MESSAGE, c->serial, c->rx_text ? 1 : 0, in, len);
+		if (in == c->rx.data && len >= GWS_BLOCK_MIN) {
+			/* Large: the group takes the reassembly buffer over
+			 * (GWS_EV_MESSAGE_REF) instead of a copy of it. */
+			gws_emit_message_block_locked(c->group, c->serial, c->rx_text ? 1 : 0,
+			                              c->rx.data, len, c->rx.cap);
+			memset(&c->rx, 0, sizeof(c->rx));
+		} else {
+			gws_emit_locked(c->group, GWS_EV_MESSAGE, c->serial, c->rx_text ? 1 : 0,
+			                in, len);
+		}
 		c->rx_msgs_held++;
 		c->rx_bytes_held += len;
 		if (c->group->auto_release)
@@ -534,17 +593,29 @@ static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_
 			/* Back-pressure: stop reading until the caller
 			 * consumes; nothing is dropped. */
 			c->rx_paused = true;
+			if (c->wsc)
+				c->wsc->paused = true;
 			lws_rx_flow_control(wsi, 0);
 		}
 	}
 	gws_ctx_unlock(ctx);
 	c->rx.len = 0;
-	if (c->rx.cap > 65536)
-		gws_bytes_free(&c->rx);
+	if (c->rx.cap > 65536) {
+		gws_block_free(c->rx.data, c->rx.cap);
+		memset(&c->rx, 0, sizeof(c->rx));
+	}
 	return 0;
 }
 
-static void on_peer_close(struct gws_conn *c, const uint8_t *in, size_t len)
+/* RECEIVE of lws' WebSocket roles.  Returns -1 when the connection must
+ * be closed. */
+static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_t len)
+{
+	return gws_rx_data(c, wsi, in, len, lws_is_final_fragment(wsi),
+	                   lws_remaining_packet_payload(wsi), lws_frame_is_binary(wsi));
+}
+
+void gws_on_peer_close(struct gws_conn *c, const uint8_t *in, size_t len)
 {
 	gws_context *ctx = c->ctx;
 	int code = len >= 2 ? (in[0] << 8) | in[1] : 0;
@@ -582,6 +653,7 @@ static void on_destroy(struct gws_conn *c, struct lws *wsi)
 	c->tx_off = 0;
 	gws_bytes_free(&c->direct_rest);
 	gws_bytes_free(&c->rx);
+	gws_wsc_free(c);
 	if (c->wsi_ref) {
 		c->wsi_ref = false;
 		gws_conn_unref(c);
@@ -735,7 +807,7 @@ int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_ESTABLISHED:
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		if (c)
-			on_open(c, wsi);
+			gws_on_open(c, wsi);
 		return 0;
 
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -746,6 +818,23 @@ int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			gws_conn_report_closed_locked(c, -1, "", 0);
 			gws_ctx_unlock(c->ctx);
 		}
+		return 0;
+
+	/* outgoing connections on raw sockets (wsclient.c) */
+	case LWS_CALLBACK_RAW_CONNECTED:
+	case LWS_CALLBACK_RAW_ADOPT:
+		if (c && c->wsc)
+			return gws_wsc_connected(c, wsi);
+		return 0;
+
+	case LWS_CALLBACK_RAW_RX:
+		if (c && c->wsc)
+			return gws_wsc_rx(c, wsi, in, len);
+		return 0;
+
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		if (c && c->wsc)
+			return gws_wsc_writeable(c, wsi);
 		return 0;
 
 	case LWS_CALLBACK_RECEIVE:
@@ -762,7 +851,7 @@ int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (c)
-			on_peer_close(c, in, len);
+			gws_on_peer_close(c, in, len);
 		return 0;
 
 	case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -824,6 +913,6 @@ int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 }
 
 const struct lws_protocols gws_client_protocols[] = {
-	{ "gws-client", gws_lws_callback, 0, 0, 0, NULL, 0 },
+	{ "gws-client", gws_lws_callback, 0, 0, 0, NULL, GWS_TX_PACKET_SIZE },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };

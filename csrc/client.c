@@ -312,6 +312,15 @@ void gws_client_connect(struct gws_conn *c)
 		gws_ctx_unlock(ctx);
 		return;
 	}
+	/* ws:// on a raw socket (wsclient.c).  Not wss://: lws 4.1.6 starts
+	 * the TLS handshake of a RAW client before its socket is connected
+	 * (connect.c, without LWS_WITH_SYS_ASYNC_DNS), which always fails. */
+	if (!c->tls && gws_wsc_enabled() && gws_wsc_start(c)) {
+		gws_ctx_lock(ctx);
+		fail_locked(c, "out of memory");
+		gws_ctx_unlock(ctx);
+		return;
+	}
 	memset(&i, 0, sizeof(i));
 	i.context = ctx->lws;
 	i.vhost = vh;
@@ -320,8 +329,13 @@ void gws_client_connect(struct gws_conn *c)
 	i.path = c->path;
 	i.host = c->host_header;
 	i.origin = NULL;
-	i.protocol = c->protocols;
 	i.local_protocol_name = "gws-client";
+	if (c->wsc) {
+		/* a raw socket: the WebSocket handshake is wsclient.c's */
+		i.method = "RAW";
+	} else {
+		i.protocol = c->protocols;
+	}
 	i.opaque_user_data = c;
 	i.pwsi = &c->wsi;
 	if (c->tls) {

@@ -14,11 +14,13 @@
 
 gws_msg *gws_msg_new(const void *data, size_t len, int text)
 {
-	gws_msg *m = malloc(sizeof(*m) + (len ? len : 1));
+	size_t cap;
+	gws_msg *m = gws_block_alloc(sizeof(*m) + (len ? len : 1), &cap);
 
 	if (!m)
 		return NULL;
 	atomic_init(&m->refs, 1);
+	m->cap = cap;
 	m->len = len;
 	m->opcode = text ? 0x1 : 0x2;
 	if (len)
@@ -29,7 +31,7 @@ gws_msg *gws_msg_new(const void *data, size_t len, int text)
 void gws_msg_unref(gws_msg *m)
 {
 	if (m && atomic_fetch_sub(&m->refs, 1) == 1)
-		free(m);
+		gws_block_free(m, m->cap);
 }
 
 void gws_conn_ref(struct gws_conn *c) { atomic_fetch_add(&c->refs, 1); }
@@ -69,6 +71,7 @@ void gws_conn_unref(struct gws_conn *c)
 		close(c->fd);
 	free_args(c);
 	gws_bytes_free(&c->rx);
+	gws_wsc_free(c);
 	if (c->listener)
 		gws_listener_unref(c->listener);
 	gws_group_unref(c->group);

@@ -162,8 +162,10 @@ static void run_one(gws_context *ctx, gws_cmd *cmd)
 			if (resume)
 				c->rx_paused = false;
 			gws_ctx_unlock(ctx);
-			if (resume)
+			if (resume) {
 				lws_rx_flow_control(wsi, 1);
+				gws_wsc_resume(c);  /* raw client: what it kept */
+			}
 		}
 		break;
 	case GWS_CMD_HEARTBEAT:

@@ -7,6 +7,7 @@
  * two buffers, so the caller parses one while the core fills the other, and
  * everything pending crosses the FFI boundary in a single call.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,103 @@ void gws_bytes_free(gws_bytes *b)
 	b->len = b->cap = 0;
 }
 
+/* ---- the block pool (internal.h) ---------------------------------------- */
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	void *p;
+	size_t cap;
+} pool[GWS_POOL_SLOTS];          /* [pool_lock] p == NULL: empty slot */
+static size_t pool_bytes;        /* [pool_lock] */
+
+void *gws_block_alloc(size_t size, size_t *cap)
+{
+	void *p = NULL;
+	int i, best = -1;
+
+	if (size >= GWS_BLOCK_MIN) {
+		/* the smallest pooled block that fits */
+		pthread_mutex_lock(&pool_lock);
+		for (i = 0; i < GWS_POOL_SLOTS; i++)
+			if (pool[i].p && pool[i].cap >= size &&
+			    (best < 0 || pool[i].cap < pool[best].cap))
+				best = i;
+		if (best >= 0) {
+			p = pool[best].p;
+			*cap = pool[best].cap;
+			pool[best].p = NULL;
+			pool_bytes -= *cap;
+		}
+		pthread_mutex_unlock(&pool_lock);
+		if (p)
+			return p;
+	}
+	p = malloc(size ? size : 1);
+	*cap = p ? size : 0;
+	return p;
+}
+
+void gws_block_free(void *p, size_t cap)
+{
+	void *evicted = NULL;
+	int i, slot = -1, smallest = -1;
+
+	if (!p)
+		return;
+	if (cap < GWS_BLOCK_MIN || cap > GWS_POOL_BYTES) {
+		free(p);
+		return;
+	}
+	pthread_mutex_lock(&pool_lock);
+	for (i = 0; i < GWS_POOL_SLOTS; i++) {
+		if (!pool[i].p) {
+			if (slot < 0)
+				slot = i;
+		} else if (smallest < 0 || pool[i].cap < pool[smallest].cap) {
+			smallest = i;
+		}
+	}
+	/* Full: a larger block replaces the smallest one, so the pool follows
+	 * the sizes in use. */
+	if ((slot < 0 || pool_bytes + cap > GWS_POOL_BYTES) && smallest >= 0 &&
+	    pool[smallest].cap < cap && pool_bytes - pool[smallest].cap + cap <= GWS_POOL_BYTES) {
+		evicted = pool[smallest].p;
+		pool_bytes -= pool[smallest].cap;
+		pool[smallest].p = NULL;
+		slot = smallest;
+	}
+	if (slot >= 0 && pool_bytes + cap <= GWS_POOL_BYTES) {
+		pool[slot].p = p;
+		pool[slot].cap = cap;
+		pool_bytes += cap;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	free(evicted);
+	free(p);
+}
+
+/* ---- groups ---------------------------------------------------------------- */
+
+typedef struct gws_block_ref {
+	void *p;
+	size_t cap;
+} gws_block_ref;
+
+/* Frees the blocks listed in *list (taken over by the caller). */
+static void free_blocks(gws_bytes *list)
+{
+	size_t i, n = list->len / sizeof(gws_block_ref);
+
+	for (i = 0; i < n; i++) {
+		gws_block_ref r;
+
+		memcpy(&r, list->data + i * sizeof(r), sizeof(r));
+		gws_block_free(r.p, r.cap);
+	}
+	gws_bytes_free(list);
+}
+
 void gws_group_ref(gws_group *g) { atomic_fetch_add(&g->refs, 1); }
 
 void gws_group_unref(gws_group *g)
@@ -62,6 +160,8 @@ void gws_group_unref(gws_group *g)
 	gws_bytes_free(&g->events[1]);
 	gws_bytes_free(&g->index[0]);
 	gws_bytes_free(&g->index[1]);
+	free_blocks(&g->blocks[0]);
+	free_blocks(&g->blocks[1]);
 	free(g->dirty);
 	free(g);
 	gws_context_release(ctx);
@@ -173,6 +273,27 @@ const volatile uint32_t *gws_group_events_flag(const gws_group *g)
 	return &g->has_events;
 }
 
+void gws_emit_message_block_locked(gws_group *g, uint32_t conn, int32_t code,
+                                   uint8_t *data, size_t len, size_t cap)
+{
+	gws_block_ref r = { data, cap };
+	gws_message_ref ref = { (uint64_t)(uintptr_t)data, (uint64_t)len };
+	gws_bytes *list = &g->blocks[g->cur];
+	gws_bytes *b = &g->events[g->cur];
+	size_t before = b->len;
+
+	if (gws_bytes_reserve(list, sizeof(r)) == 0) {
+		gws_emit_locked(g, GWS_EV_MESSAGE_REF, conn, code, &ref, sizeof(ref));
+		if (b->len != before) {
+			gws_bytes_append(list, &r, sizeof(r));  /* reserved: cannot fail */
+			return;
+		}
+	}
+	/* out of memory: the copy is all we can try */
+	gws_emit_locked(g, GWS_EV_MESSAGE, conn, code, data, len);
+	gws_block_free(data, cap);
+}
+
 void gws_emit_log_locked(gws_group *g, uint32_t conn, int level, const char *fmt, ...)
 {
 	char line[512];
@@ -222,7 +343,7 @@ int gws_group_poll_indexed(gws_group *g, const uint8_t **out_buf, size_t *out_le
 	gws_context *ctx = g->ctx;
 	struct gws_conn **dirty;
 	size_t ndirty, i;
-	gws_bytes *b, *ix;
+	gws_bytes *b, *ix, handed;
 	int old;
 
 	if (!ctx->threaded)
@@ -238,6 +359,9 @@ int gws_group_poll_indexed(gws_group *g, const uint8_t **out_buf, size_t *out_le
 	g->index[g->cur].len = 0;
 	g->nother[g->cur] = 0;
 	__atomic_store_n(&g->has_events, 0u, __ATOMIC_RELAXED);
+	/* The payloads the previous poll handed over go with their buffer. */
+	handed = g->blocks[g->cur];
+	memset(&g->blocks[g->cur], 0, sizeof(handed));
 	/* Auto-release groups: what the caller now holds no longer counts
 	 * against the connections' inbound budgets. */
 	/* The array is taken over whole: once the lock is released the service
@@ -257,6 +381,8 @@ int gws_group_poll_indexed(gws_group *g, const uint8_t **out_buf, size_t *out_le
 	for (i = 0; i < ndirty; i++)
 		gws_conn_unref(dirty[i]);
 	free(dirty);
+	if (handed.data)
+		free_blocks(&handed);
 
 	*out_buf = b->data;
 	*out_len = b->len;

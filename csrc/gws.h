@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define GWS_ABI_VERSION 1
+#define GWS_ABI_VERSION 2
 
 /* Godot Error values used by the core (subset of @GlobalScope Error). */
 enum {
@@ -64,8 +64,20 @@ enum {
 	 * code: close code (-1 unclean).  data: the reason. */
 	GWS_EV_CLOSED = 5,
 	/* A log line from the core.  code: Python logging level (10..50). */
-	GWS_EV_LOG = 6
+	GWS_EV_LOG = 6,
+	/* One whole message, as GWS_EV_MESSAGE, whose payload was not copied
+	 * into the buffer (large messages, reassembled by the core anyway).
+	 * code: 1 text, 0 binary.  data: a gws_message_ref.  The payload stays
+	 * valid as long as the buffer itself: until the next gws_group_poll()
+	 * on the same group. */
+	GWS_EV_MESSAGE_REF = 7
 };
+
+/* Data of a GWS_EV_MESSAGE_REF event (native endian). */
+typedef struct gws_message_ref {
+	uint64_t data;  /* const uint8_t * to the payload */
+	uint64_t size;  /* payload bytes */
+} gws_message_ref;
 
 /* Header of one event inside a drained buffer.  It is followed by `size`
  * bytes of data and then zero padding up to a multiple of 8 bytes. */

@@ -33,6 +33,11 @@
  * queued instead: a burst then leaves in a few large writes of the service
  * thread rather than in one system call per message. */
 #define GWS_DIRECT_GAP_NS 20000
+/* tx_packet_size of our lws protocols: the most lws hands to one send().
+ * Left at 0, lws sends pt_serv_buf_size (64 KiB) per send() and copies the
+ * rest of each batch into a buffer of its own, drained one 64 KiB send() per
+ * trip through the event loop.  (lws_issue_raw() adds LWS_PRE + 4.) */
+#define GWS_TX_PACKET_SIZE GWS_WRITE_BATCH
 
 typedef struct gws_bytes {
 	uint8_t *data;
@@ -44,10 +49,27 @@ int gws_bytes_reserve(gws_bytes *b, size_t extra);
 int gws_bytes_append(gws_bytes *b, const void *data, size_t len);
 void gws_bytes_free(gws_bytes *b);
 
+/* Large buffers (GWS_BLOCK_MIN bytes and more: reassembled messages, queued
+ * outgoing messages) go back to a small process-wide pool when freed and are
+ * reused by the next allocation that fits.  Fresh memory of that size comes
+ * from mmap() or a heap that malloc trims on every free, and its first touch
+ * costs one page fault per 4 KiB: for a 1 MiB echo that was more than the
+ * copying itself.  The pool keeps at most GWS_POOL_SLOTS blocks and
+ * GWS_POOL_BYTES bytes; a block is plain malloc() memory, so free() is a
+ * correct (only slower) way to get rid of one.  Thread-safe; its lock is a
+ * leaf (taken with or without ctx->lock held, never the other way round). */
+#define GWS_BLOCK_MIN (64 * 1024)
+#define GWS_POOL_SLOTS 4
+#define GWS_POOL_BYTES (16 * 1024 * 1024)
+/* At least size bytes; *cap: how many the block really has. */
+void *gws_block_alloc(size_t size, size_t *cap);
+void gws_block_free(void *p, size_t cap);
+
 /* One outgoing message, shared (read-only) by every connection it is queued
  * on: a broadcast costs one copy of the payload, not one per peer. */
 typedef struct gws_msg {
 	atomic_int refs;
+	size_t cap;            /* bytes allocated for the whole struct (gws_block_free) */
 	size_t len;
 	uint8_t opcode;        /* 0x1 text, 0x2 binary */
 	uint8_t data[];
@@ -124,6 +146,10 @@ struct gws_group {
 	gws_bytes events[2];            /* [L] events[cur] is filled by the core */
 	gws_bytes index[2];             /* [L] message index of events[i] */
 	size_t nother[2];               /* [L] events[i]: events other than messages */
+	/* [L] blocks[i]: the (pointer, capacity) pairs of the message payloads
+	 * that GWS_EV_MESSAGE_REF events of events[i] point into; they live as
+	 * long as that buffer (freed when it is reused or the group goes). */
+	gws_bytes blocks[2];
 	int cur;                        /* [L] */
 	struct gws_conn **dirty;        /* [L] auto_release: conns to credit at drain */
 	size_t ndirty, capdirty;        /* [L] */
@@ -131,6 +157,36 @@ struct gws_group {
 	/* 1 while events[cur] holds events; written under the lock with
 	 * atomic stores, read by the caller without it (gws_group_events_flag). */
 	volatile uint32_t has_events;
+};
+
+/* A client connection on a raw lws socket (wsclient.c).  [S] */
+enum { WSC_CONNECTING, WSC_REQUEST, WSC_RESPONSE, WSC_OPEN };
+
+struct gws_wsc {
+	int phase;
+	char accept[32];               /* the Sec-WebSocket-Accept we expect */
+	gws_bytes out;                 /* the request, until it is written */
+	gws_bytes in;                  /* response head so far; later input kept
+	                                * while reading is paused */
+	/* frame parser */
+	uint8_t hdr[14];
+	uint8_t hlen;                  /* header bytes gathered */
+	bool in_frame;                 /* header done, payload under way */
+	bool fin, masked;
+	uint8_t op;                    /* opcode of the current frame */
+	uint8_t msg_op;                /* 1/2 while a fragmented message is open */
+	uint8_t mask[4];
+	uint64_t left;                 /* payload bytes of the frame still to come */
+	uint64_t off;                  /* payload bytes of the frame seen (masking) */
+	uint8_t ctl[125];              /* control frame payload */
+	uint8_t ctl_len;
+	/* owed control frames, written at the next frame boundary */
+	bool pong_due, echo_due;
+	uint8_t pong[125], echo[125];
+	uint8_t pong_len, echo_len;
+	bool paused;                   /* back-pressure: input is kept in `in` */
+	bool halted;                   /* failed or closed by the peer: read no more */
+	bool await_close;              /* our close frame is out: wait for the reply */
 };
 
 struct gws_conn {
@@ -182,6 +238,7 @@ struct gws_conn {
 	bool ping_due, awaiting_pong;
 	bool dropping;
 	struct gws_listener *listener;
+	struct gws_wsc *wsc;            /* [S] raw-socket client (wsclient.c), else NULL */
 };
 
 struct gws_listener {
@@ -234,6 +291,12 @@ void gws_emit_locked(gws_group *g, uint32_t type, uint32_t conn, int32_t code,
                      const void *data, size_t len);
 void gws_emit_log_locked(gws_group *g, uint32_t conn, int level, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* A whole message whose payload is a block (gws_block_alloc, cap bytes): a
+ * GWS_EV_MESSAGE_REF event pointing at it; the group takes the block over
+ * (on allocation failure it copies the payload into a GWS_EV_MESSAGE and
+ * frees the block).  code: 1 text, 0 binary. */
+void gws_emit_message_block_locked(gws_group *g, uint32_t conn, int32_t code,
+                                   uint8_t *data, size_t len, size_t cap);
 void gws_group_ref(gws_group *g);
 void gws_group_unref(gws_group *g);
 void gws_group_mark_dirty_locked(gws_group *g, struct gws_conn *c);
@@ -276,6 +339,37 @@ int gws_do_write(struct gws_conn *c, bool direct);
  * its loop per message.  GWS_OK when sent (a rest the socket did not take is
  * written by the service thread next), -1 when the caller must queue. */
 int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text);
+
+/* The parts of callback.c that wsclient.c shares.  [S] */
+void gws_on_open(struct gws_conn *c, struct lws *wsi);
+void gws_on_peer_close(struct gws_conn *c, const uint8_t *in, size_t len);
+/* Payload of a data frame (or part of one): final: the message ends with
+ * it; remaining: bytes of this frame still to come; binary: the message's
+ * type.  Returns -1 when the connection must be closed. */
+int gws_rx_data(struct gws_conn *c, struct lws *wsi, const void *in, size_t len,
+                bool final, size_t remaining, bool binary);
+
+/* wsclient.c - WebSocket client protocol on a raw lws socket.  [S] */
+/* Whether outgoing connections use it (GODOT_WEBSOCKET_CLIENT != "lws"). */
+bool gws_wsc_enabled(void);
+/* Sets up c->wsc (the request to send) before the raw connection is made. */
+int gws_wsc_start(struct gws_conn *c);
+void gws_wsc_free(struct gws_conn *c);
+/* LWS_CALLBACK_RAW_CONNECTED / _ADOPT, _RX, _WRITEABLE.  -1: close. */
+int gws_wsc_connected(struct gws_conn *c, struct lws *wsi);
+int gws_wsc_rx(struct gws_conn *c, struct lws *wsi, void *in, size_t len);
+int gws_wsc_writeable(struct gws_conn *c, struct lws *wsi);
+/* Reading resumed (back-pressure over): parse what was kept. */
+void gws_wsc_resume(struct gws_conn *c);
+/* For gws_do_write(), at a frame boundary: owed pong and close echo
+ * (*hang_up: the echo is in, close after writing); at most
+ * 2 * (GWS_MAX_FRAME_HEADER + 125) bytes. */
+bool gws_wsc_control_due(const struct gws_conn *c);
+size_t gws_wsc_put_control(struct gws_conn *c, uint8_t *out, bool *hang_up);
+/* Writes our close frame (code 0: no body); wait: keep the connection until
+ * the reply or a timeout (0), else -1 (close now). */
+int gws_wsc_close(struct gws_conn *c, int code, const char *reason, size_t reason_len,
+                  bool wait);
 
 /* listener.c */
 int gws_listener_create_vhost(struct gws_listener *l);  /* [S] */

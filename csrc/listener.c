@@ -101,6 +101,7 @@ static int build_protocols(struct gws_listener *l)
 	/* Entry 0 takes connections that ask for no sub-protocol. */
 	l->protocols[0].name = "";
 	l->protocols[0].callback = listener_callback;
+	l->protocols[0].tx_packet_size = GWS_TX_PACKET_SIZE;
 	while (s && *s) {
 		const char *e = strchr(s, ',');
 		size_t len = e ? (size_t)(e - s) : strlen(s);
@@ -126,6 +127,7 @@ static int build_protocols(struct gws_listener *l)
 			memset(&l->protocols[n + 1], 0, sizeof(l->protocols[0]));
 			l->protocols[n + 1].name = l->protocol_names[n];
 			l->protocols[n + 1].callback = listener_callback;
+			l->protocols[n + 1].tx_packet_size = GWS_TX_PACKET_SIZE;
 			n++;
 		}
 		s = e ? e + 1 : NULL;

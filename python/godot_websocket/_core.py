@@ -23,6 +23,7 @@ __all__ = [
     "EV_CLOSING",
     "EV_LOG",
     "EV_MESSAGE",
+    "EV_MESSAGE_REF",
     "EV_OPEN",
     "Context",
     "Group",
@@ -40,10 +41,15 @@ EV_MESSAGE: int = lib.GWS_EV_MESSAGE
 EV_CLOSING: int = lib.GWS_EV_CLOSING
 EV_CLOSED: int = lib.GWS_EV_CLOSED
 EV_LOG: int = lib.GWS_EV_LOG
+EV_MESSAGE_REF: int = lib.GWS_EV_MESSAGE_REF
 
 HEADER = struct.Struct("=IIiI")  # gws_event: type, serial, code, size
 HEADER_SIZE = HEADER.size
 _POINTER = struct.Struct("=" + ("Q" if ffi.sizeof("uintptr_t") == 8 else "I"))
+_MESSAGE_REF = struct.Struct("=QQ")  # gws_message_ref: data pointer, size
+_unpack_ref = _MESSAGE_REF.unpack_from
+_cast = ffi.cast
+_unpack = ffi.unpack
 
 
 def _shutdown_and_release(ptr: Any) -> None:
@@ -115,15 +121,33 @@ def _shutdown_default() -> None:
         _default.shutdown()
 
 
+def message_ref(buf: bytes, start: int) -> bytes:
+    """The payload of the GWS_EV_MESSAGE_REF event whose data starts at ``buf[start]``.
+
+    The core keeps such payloads out of the event buffer (large messages); they stay
+    valid until the group's next ``gws_group_poll()``, so this copies them into a
+    ``bytes`` right away: the one copy a large message costs on this side.
+    """
+    ptr, size = _unpack_ref(buf, start)
+    return _unpack(_cast("char *", ptr), size)  # type: ignore[no-any-return]
+
+
 def iter_events(buf: bytes) -> Iterator[tuple[int, int, int, bytes]]:
-    """Parse a buffer from :meth:`Group.drain` into ``(type, serial, code, data)`` tuples."""
+    """Parse a buffer from :meth:`Group.drain` into ``(type, serial, code, data)`` tuples.
+
+    Must be consumed before the group's next drain (GWS_EV_MESSAGE_REF payloads are
+    copied as the generator reaches them); those come out as EV_MESSAGE events.
+    """
     n = len(buf)
     unpack = HEADER.unpack_from
     off = 0
     while off < n:
         etype, conn, code, size = unpack(buf, off)
         start = off + HEADER_SIZE
-        yield (etype, conn, code, buf[start : start + size])
+        if etype == EV_MESSAGE_REF:
+            yield (EV_MESSAGE, conn, code, message_ref(buf, start))
+        else:
+            yield (etype, conn, code, buf[start : start + size])
         off = start + ((size + 7) & ~7)
 
 

@@ -25,6 +25,7 @@ from ._core import (
     EV_CLOSING,
     EV_LOG,
     EV_MESSAGE,
+    EV_MESSAGE_REF,
     EV_OPEN,
     HEADER,
     HEADER_SIZE,
@@ -32,6 +33,7 @@ from ._core import (
     Group,
     ffi,
     lib,
+    message_ref,
 )
 from .error import Error
 from .multiplayer_peer import MultiplayerPeer, _ConnectionStatus, _TransferMode
@@ -380,6 +382,14 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
                     continue
                 ids_append(pid)  # type: ignore[arg-type]
                 fifo_append(buf[start : start + size])
+                continue
+            if etype == EV_MESSAGE_REF:
+                # a large message: its payload is held by the core, not in buf
+                pid = by_serial.get(serial)
+                ws = peers.get(pid) if pid is not None else None
+                if ws is not None and ws._state is _OPEN:
+                    ids_append(pid)  # type: ignore[arg-type]
+                    fifo_append(message_ref(buf, start))
                 continue
             data = buf[start : start + size]
             if etype == EV_ACCEPTED:

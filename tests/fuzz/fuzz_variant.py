@@ -12,7 +12,7 @@ With atheris installed (``pip install atheris``) this is a coverage-guided libFu
 (other libFuzzer flags work too; give a corpus directory to keep the corpus, else a
 temporary one is seeded); without atheris, or with FUZZ_VARIANT_NO_ATHERIS=1, the same
 command runs a time-bounded Hypothesis search instead. Seeds come from Godot's byte
-vectors in shared/spec/vectors when they are found.
+vectors (tests/data/vectors, copies of shared/spec/vectors).
 """
 
 from __future__ import annotations
@@ -61,10 +61,12 @@ def TestOneInput(data: bytes) -> None:
 
 
 def seed_inputs() -> list[bytes]:
-    """Godot's own byte vectors (when shared/spec is found) plus a few hand-made ones."""
+    """Godot's own byte vectors (the copies in tests/data, else shared/spec) plus a few
+    hand-made ones."""
     seeds = [b"\x00" + bytes.fromhex(h) for h in ("00000000", "1c00000001000000020000002a000000")]
-    for base in (HERE.parents[1], HERE.parents[2]):
-        vectors = base / "shared" / "spec" / "vectors"
+    for vectors in (HERE.parent / "data" / "vectors",
+                    HERE.parents[1] / "shared" / "spec" / "vectors",
+                    HERE.parents[2] / "shared" / "spec" / "vectors"):
         if vectors.is_dir():
             for path in sorted(vectors.glob("*.json")):
                 for entry in json.loads(path.read_text(encoding="utf-8")):
