@@ -111,6 +111,11 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
         # poll (a close event, disconnect_peer(), or handed out by get_peer()
         # and so closable by the user); poll() checks these, not every peer.
         self._watch: set[int] = set()
+        # put_packet()/get_packet() inline the common case, unless a subclass
+        # overrides the core operations (then every packet goes through them).
+        cls = type(self)
+        self._inline_put = cls._put_packet is WebSocketMultiplayerPeer._put_packet
+        self._inline_get = cls._get_packet is WebSocketMultiplayerPeer._get_packet
 
     # -- template properties ------------------------------------------------------
 
@@ -587,7 +592,7 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
     def put_packet(self, buffer: bytes | bytearray | memoryview) -> Error:
         """Send one packet to the current target (see :meth:`set_target_peer`)."""
         # The common case inline (a hot path): bytes to one peer, or from a client.
-        if type(buffer) is bytes and buffer and self._status is _CONNECTED:
+        if self._inline_put and type(buffer) is bytes and buffer and self._status is _CONNECTED:
             server = self._server
             target = self._target_peer if server else 1
             if target > 0:
@@ -612,7 +617,7 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
         """Pop the next packet (``b""`` on error; see :meth:`get_packet_error`)."""
         # The common case inline (a hot path: one call per packet received).
         fifo = self._fifo
-        if fifo and self._status is _CONNECTED:
+        if fifo and self._inline_get and self._status is _CONNECTED:
             self._last_get_error = _OK
             self._fifo_ids.popleft()
             return fifo.popleft()

@@ -119,6 +119,11 @@ class WebSocketPeer(PacketPeer):
         self._serial = 0
         self._owns_group = True
         self._server_tls = False  # server side: requested URL scheme is wss://
+        # put_packet()/get_packet() inline the common case, unless a subclass
+        # overrides the core operations (then every packet goes through them).
+        cls = type(self)
+        self._inline_put = cls._put_packet is WebSocketPeer._put_packet
+        self._inline_get = cls._get_packet is WebSocketPeer._get_packet
         self._reset_connection_state()
         self._close_code = -1
         self._close_reason = ""
@@ -458,7 +463,7 @@ class WebSocketPeer(PacketPeer):
     def put_packet(self, buffer: bytes | bytearray | memoryview) -> Error:
         """Send one binary message (an empty buffer returns ``OK`` and sends nothing)."""
         # The common case inline (a hot path): bytes on an open connection.
-        if type(buffer) is bytes and buffer and self._state is _OPEN:
+        if self._inline_put and type(buffer) is bytes and buffer and self._state is _OPEN:
             return self._send(buffer, False)
         return super().put_packet(buffer)
 
@@ -480,7 +485,7 @@ class WebSocketPeer(PacketPeer):
         """Pop the next message (``b""`` on error; see :meth:`get_packet_error`)."""
         # The common case inline (a hot path), as _get_packet() does it.
         rx = self._rx
-        if rx and self._state is _OPEN:
+        if rx and self._inline_get and self._state is _OPEN:
             data, self._was_string = rx.popleft()
             self._consumed_msgs += 1
             self._consumed_bytes += len(data)

@@ -66,7 +66,7 @@ class RecordingPeer(WebSocketMultiplayerPeer):
         self.sent: list[tuple[int, bytes]] = []
 
     def _get_packet(self) -> tuple[Error, bytes]:
-        sender = self._fifo[0][0] if self._fifo else 0
+        sender = self.get_packet_peer() if self.get_available_packet_count() else 0
         err, data = super()._get_packet()
         if err == Error.OK:
             self.received.append((sender, bytes(data)))
