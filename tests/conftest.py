@@ -12,8 +12,6 @@ Everything started by a fixture is stopped at teardown.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import inspect
 import os
 import queue
@@ -27,9 +25,10 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from ws_frames import accept_key, encode_frame
+
 # Sanitizer builds (GWS_SANITIZER, set by .ci/sanitize) run several times slower.
 DEFAULT_TIMEOUT = 20.0 if os.environ.get("GWS_SANITIZER") else 5.0
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 def poll_until(
@@ -194,30 +193,6 @@ class Frame(NamedTuple):
     opcode: int
     payload: bytes
     masked: bool
-
-
-def accept_key(key: str) -> str:
-    return base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
-
-
-def encode_frame(opcode: int, payload: bytes = b"", fin: bool = True,
-                 mask: bytes | None = None) -> bytes:
-    """One RFC 6455 frame (unmasked unless ``mask`` is 4 bytes)."""
-    head = bytearray([(0x80 if fin else 0) | opcode])
-    mbit = 0x80 if mask else 0
-    n = len(payload)
-    if n < 126:
-        head.append(mbit | n)
-    elif n <= 0xFFFF:
-        head.append(mbit | 126)
-        head += struct.pack("!H", n)
-    else:
-        head.append(mbit | 127)
-        head += struct.pack("!Q", n)
-    if mask:
-        head += mask
-        payload = bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
-    return bytes(head) + payload
 
 
 class RawWSConn:

@@ -5,36 +5,16 @@ fragmentation, the UTF-8 check and the limits must be exactly as for small messa
 from __future__ import annotations
 
 import os
-import struct
 import time
 from typing import Any
 
 from godot_websocket import Error, WebSocketPeer
 from mp_helpers import collect, connect_clients, make_server, pump
+from ws_frames import encode_frame
 
 S = WebSocketPeer
 KiB = 1 << 10
 MiB = 1 << 20
-
-
-def encode_frame(opcode: int, payload: bytes = b"", fin: bool = True,
-                 mask: bytes | None = None) -> bytes:
-    """One RFC 6455 frame as a server sends it (masked only if ``mask`` is given)."""
-    head = bytearray([(0x80 if fin else 0) | opcode])
-    mbit = 0x80 if mask else 0
-    n = len(payload)
-    if n < 126:
-        head.append(mbit | n)
-    elif n <= 0xFFFF:
-        head.append(mbit | 126)
-        head += struct.pack("!H", n)
-    else:
-        head.append(mbit | 127)
-        head += struct.pack("!Q", n)
-    if mask:
-        head += mask
-        payload = bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
-    return bytes(head) + payload
 
 
 def _read_all(peer: WebSocketPeer) -> list[tuple[bytes, bool]]:

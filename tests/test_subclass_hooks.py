@@ -9,38 +9,33 @@ from godot_websocket import Error, WebSocketMultiplayerPeer, WebSocketPeer
 from mp_helpers import connect_clients, make_server, pump
 
 
-class CountingMP(WebSocketMultiplayerPeer):
-    def __init__(self) -> None:
-        super().__init__()
-        self.puts: list[bytes] = []
-        self.gets: list[bytes] = []
+class Counting:
+    """Records what goes through the core operations (mixed into both peer classes)."""
+
+    puts: list[bytes]
+    gets: list[bytes]
 
     def _put_packet(self, data: Any) -> Error:
         self.puts.append(bytes(data))
-        return super()._put_packet(data)
+        return super()._put_packet(data)  # type: ignore[misc, no-any-return]
 
     def _get_packet(self) -> tuple[Error, bytes]:
-        err, data = super()._get_packet()
+        err, data = super()._get_packet()  # type: ignore[misc]
         if err == Error.OK:
             self.gets.append(data)
         return err, data
 
 
-class CountingWS(WebSocketPeer):
+class CountingMP(Counting, WebSocketMultiplayerPeer):
     def __init__(self) -> None:
+        self.puts, self.gets = [], []
         super().__init__()
-        self.puts: list[bytes] = []
-        self.gets: list[bytes] = []
 
-    def _put_packet(self, data: Any) -> Error:
-        self.puts.append(bytes(data))
-        return super()._put_packet(data)
 
-    def _get_packet(self) -> tuple[Error, bytes]:
-        err, data = super()._get_packet()
-        if err == Error.OK:
-            self.gets.append(data)
-        return err, data
+class CountingWS(Counting, WebSocketPeer):
+    def __init__(self) -> None:
+        self.puts, self.gets = [], []
+        super().__init__()
 
 
 def test_multiplayer_subclass_hooks_see_every_packet() -> None:

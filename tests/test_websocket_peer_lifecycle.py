@@ -14,6 +14,7 @@ from websockets.protocol import State as WSState
 
 from godot_websocket import Error, WebSocketPeer
 from godot_websocket._core import Context
+from ws_frames import read_to_eof
 
 S = WebSocketPeer
 
@@ -52,13 +53,7 @@ def test_deleting_a_connecting_peer(raw_ws_server) -> None:
     sock = srv.accept()
     del peer
     gc.collect()
-    sock.settimeout(5)
-    data = b""
-    while True:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
+    data = read_to_eof(sock, 5)
     assert data.startswith(b"GET / HTTP/1.1\r\n")
 
 

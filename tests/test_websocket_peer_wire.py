@@ -5,7 +5,6 @@ the core itself, csrc/wsclient.c; wss:// ones through libwebsockets.)"""
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import socket
 import struct
@@ -15,30 +14,10 @@ from typing import Any
 import pytest
 
 from godot_websocket import Error, WebSocketPeer
+from ws_frames import accept_key, encode_frame, read_to_eof
 
 S = WebSocketPeer
 TIMEOUT = 5.0
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-def encode_frame(opcode: int, payload: bytes = b"", fin: bool = True,
-                 mask: bytes | None = None) -> bytes:
-    """One RFC 6455 frame as a server sends it (masked only if ``mask`` is given)."""
-    head = bytearray([(0x80 if fin else 0) | opcode])
-    mbit = 0x80 if mask else 0
-    n = len(payload)
-    if n < 126:
-        head.append(mbit | n)
-    elif n <= 0xFFFF:
-        head.append(mbit | 126)
-        head += struct.pack("!H", n)
-    else:
-        head.append(mbit | 127)
-        head += struct.pack("!Q", n)
-    if mask:
-        head += mask
-        payload = bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
-    return bytes(head) + payload
 
 
 def read_request(sock: socket.socket) -> tuple[list[str], str]:
@@ -55,15 +34,11 @@ def read_request(sock: socket.socket) -> tuple[list[str], str]:
     return lines, key
 
 
-def accept_of(key: str) -> str:
-    return base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
-
-
 def response(key: str, *extra: str, status: str = "HTTP/1.1 101 Switching Protocols",
              accept: str | None = None, upgrade: str = "websocket",
              connection: str = "Upgrade") -> bytes:
     lines = [status, f"Upgrade: {upgrade}", f"Connection: {connection}",
-             f"Sec-WebSocket-Accept: {accept if accept is not None else accept_of(key)}",
+             f"Sec-WebSocket-Accept: {accept if accept is not None else accept_key(key)}",
              *extra]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
@@ -202,13 +177,7 @@ def test_close_frame_kept_behind_back_pressure(raw_ws_server, connect_peer, poll
     assert poll_until(step, peer)
     assert got == blobs
     assert (peer.get_close_code(), peer.get_close_reason()) == (4000, "bye")
-    sock.settimeout(TIMEOUT)
-    data = b""
-    while True:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
+    data = read_to_eof(sock, TIMEOUT)
     assert data[0] == 0x88  # our echo, then EOF
 
 

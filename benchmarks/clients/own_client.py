@@ -394,6 +394,15 @@ async def fanin_picows(url: str, conns: int, per_conn: int, size: int, ctl: Cont
     await _wait_quit(ctl)
 
 
+async def _pump_sends(send: Any, payload: bytes, per_conn: int) -> None:
+    """One connection's share: ``await send(payload)`` per message, yielding to the loop
+    after every burst so the connections interleave."""
+    for i in range(per_conn):
+        await send(payload)
+        if i % BURST == BURST - 1:
+            await asyncio.sleep(0)
+
+
 async def fanin_websockets(url: str, conns: int, per_conn: int, size: int,
                            ctl: Control) -> None:
     """``await ws.send()`` in a loop (it waits for the transport to drain when needed)."""
@@ -406,15 +415,7 @@ async def fanin_websockets(url: str, conns: int, per_conn: int, size: int,
     if not await _wait_go(ctl):
         return
     payload = bytes(size)
-
-    async def pump(ws) -> None:  # type: ignore[no-untyped-def]
-        send = ws.send
-        for i in range(per_conn):
-            await send(payload)
-            if i % BURST == BURST - 1:
-                await asyncio.sleep(0)
-
-    await _send_all([pump(ws) for ws in clients], conns, per_conn)
+    await _send_all([_pump_sends(ws.send, payload, per_conn) for ws in clients], conns, per_conn)
     await _wait_quit(ctl)
 
 
@@ -430,15 +431,8 @@ async def fanin_aiohttp(url: str, conns: int, per_conn: int, size: int, ctl: Con
         if not await _wait_go(ctl):
             return
         payload = bytes(size)
-
-        async def pump(ws) -> None:  # type: ignore[no-untyped-def]
-            send = ws.send_bytes
-            for i in range(per_conn):
-                await send(payload)
-                if i % BURST == BURST - 1:
-                    await asyncio.sleep(0)
-
-        await _send_all([pump(ws) for ws in clients], conns, per_conn)
+        await _send_all([_pump_sends(ws.send_bytes, payload, per_conn) for ws in clients],
+                        conns, per_conn)
         await _wait_quit(ctl)
 
 
