@@ -575,9 +575,17 @@ void gws_wsc_resume(struct gws_conn *c)
 	w->paused = false;
 	if (!w->in.len || w->phase != WSC_OPEN || !c->wsi)
 		return;
-	if (parse_kept(c, c->wsi) < 0 && !c->dropping) {
-		c->dropping = true;
-		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	if (parse_kept(c, c->wsi) < 0) {
+		/* As after a -1 from RAW_RX: nothing more is read or parsed
+		 * (the parser stopped mid-frame) until the connection is gone.
+		 * Reading was turned on again above; input that arrives before
+		 * the kill would otherwise be parsed out of place. */
+		w->halted = true;
+		lws_rx_flow_control(c->wsi, 0);
+		if (!c->dropping) {
+			c->dropping = true;
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		}
 	}
 }
 
