@@ -26,12 +26,14 @@ async def main() -> None:
     ap.add_argument("--mode", choices=["echo", "sink"], default="sink")
     a = ap.parse_args()
     _srv.setup()
-    loop = asyncio.get_running_loop()
-    conns: set = set()
-    tasks: set = set()  # keeps the tasks referenced until the process exits
-    st = {"count": 0, "expect": 0, "t_first": 0}
     echo = a.mode == "echo"
-    now_ns = _srv.now_ns
+
+    def send_all(targets: list, msg: bytes) -> None:
+        for t in targets:
+            t.send(BINARY, msg)
+
+    srv = _srv.AsyncServer(send_all)
+    conns = srv.conns
 
     class Listener(WSListener):
         def on_ws_connected(self, transport) -> None:  # type: ignore[no-untyped-def]
@@ -50,56 +52,14 @@ async def main() -> None:
                 transport.send(BINARY, frame.get_payload_as_bytes())
                 return
             frame.get_payload_as_bytes()  # the message reaches Python code
-            c = st["count"]
-            if not c:
-                st["t_first"] = now_ns()
-            c += 1
-            st["count"] = c
-            if c == st["expect"]:
-                _srv.say("DONE", c, st["t_first"], now_ns())
-
-    async def game(hz: int, secs: float, size: int) -> None:
-        period = 1.0 / hz
-        start = loop.time()
-        start_ns = int(start * 1e9)
-        n = int(hz * secs)
-        for tick in range(n):
-            await asyncio.sleep(max(0.0, start + tick * period - loop.time()))
-            msg = _srv.state_message(tick, size, start_ns + int(tick * period * 1e9))
-            for t in conns:
-                t.send(BINARY, msg)
-        _srv.say("GAMEDONE", n, st["count"])
-
-    def command(line: str) -> None:
-        words = line.split()
-        op = words[0]
-        if op == "EXPECT":
-            st["count"], st["expect"] = 0, int(words[1])
-        elif op == "COUNT":
-            _srv.say("COUNT", st["count"])
-        elif op == "CONNS":
-            _srv.say("CONNS", len(conns))
-        elif op == "BCAST":
-            k, size = int(words[1]), int(words[2])
-            msg = bytes(size)
-            t0 = now_ns()
-            targets = list(conns)
-            for _ in range(k):
-                for t in targets:
-                    t.send(BINARY, msg)
-            _srv.say("BCASTED", t0, now_ns())
-        elif op == "GAME":
-            tasks.add(loop.create_task(game(int(words[1]), float(words[2]), int(words[3]))))
-        elif op == "QUIT":
-            _srv.quit_now()
+            srv.received()
 
     server = await ws_create_server(
         lambda request: Listener(), "127.0.0.1", a.port,
         max_frame_size=64 << 20, enable_auto_ping=False, backlog=4096,
         websocket_handshake_timeout=30,
     )
-    _srv.read_commands(lambda line: loop.call_soon_threadsafe(command, line))
-    _srv.say("READY", server.sockets[0].getsockname()[1])
+    srv.ready(server.sockets[0].getsockname()[1])
     await asyncio.Event().wait()
 
 
