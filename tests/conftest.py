@@ -13,7 +13,6 @@ Everything started by a fixture is stopped at teardown.
 from __future__ import annotations
 
 import inspect
-import os
 import queue
 import select
 import socket
@@ -25,34 +24,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from polling import DEFAULT_TIMEOUT, poll_until
 from ws_frames import accept_key, encode_frame
-
-# Sanitizer builds (GWS_SANITIZER, set by .ci/sanitize) run several times slower.
-DEFAULT_TIMEOUT = 20.0 if os.environ.get("GWS_SANITIZER") else 5.0
-
-
-def poll_until(
-    predicate: Callable[[], Any],
-    peers: Any = (),
-    timeout: float = DEFAULT_TIMEOUT,
-    interval: float = 0.001,
-) -> Any:
-    """Call ``poll()`` on every peer, then ``predicate()``, until it is truthy or time is up.
-
-    ``peers`` is one object with a ``poll()`` method or an iterable of them. Returns the
-    last value of ``predicate()`` (so ``assert poll_until(...)`` fails on timeout).
-    """
-    if hasattr(peers, "poll"):
-        peers = (peers,)
-    peers = tuple(peers)
-    deadline = time.monotonic() + timeout
-    while True:
-        for p in peers:
-            p.poll()
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
 
 
 def poll_for(duration: float, peers: Any = ()) -> None:
@@ -75,6 +48,22 @@ def _poll_for_fixture() -> Callable[..., None]:
 
 
 # ---------------------------------------------------------------- websockets server
+
+
+def _next_from(q: queue.Queue[Any], peers: Any, timeout: float, where: str) -> Any:
+    """The next item a server thread put in ``q``, polling ``peers`` while waiting."""
+    box: list[Any] = []
+
+    def got() -> bool:
+        try:
+            box.append(q.get_nowait())
+        except queue.Empty:
+            return False
+        return True
+
+    if not poll_until(got, peers, timeout):
+        raise AssertionError(f"no connection reached {where} in time")
+    return box[0]
 
 
 class WSServer:
@@ -112,18 +101,7 @@ class WSServer:
 
     def next_connection(self, timeout: float = DEFAULT_TIMEOUT, peers: Any = ()) -> Any:
         """The next accepted connection (polling ``peers`` meanwhile, for no-thread contexts)."""
-        box: list[Any] = []
-
-        def got() -> bool:
-            try:
-                box.append(self._new.get_nowait())
-            except queue.Empty:
-                return False
-            return True
-
-        if not poll_until(got, peers, timeout):
-            raise AssertionError("no connection reached the websockets server in time")
-        return box[0]
+        return _next_from(self._new, peers, timeout, "the websockets server")
 
     def close(self) -> None:
         self._server.shutdown()
@@ -347,20 +325,10 @@ class RawWSServer:
 
     def accept(self, timeout: float = DEFAULT_TIMEOUT, peers: Any = ()) -> Any:
         """The next connection (a :class:`RawWSConn`, or a socket if ``handshake=False``)."""
-        box: list[Any] = []
-
-        def got() -> bool:
-            try:
-                box.append(self.conns.get_nowait())
-            except queue.Empty:
-                return False
-            return True
-
-        if not poll_until(got, peers, timeout):
-            raise AssertionError("no connection reached the raw server in time")
-        if isinstance(box[0], Exception):
-            raise box[0]
-        return box[0]
+        conn = _next_from(self.conns, peers, timeout, "the raw server")
+        if isinstance(conn, Exception):
+            raise conn
+        return conn
 
     def close(self) -> None:
         self._stop = True

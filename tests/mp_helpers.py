@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from godot_websocket import Error, WebSocketMultiplayerPeer
+from polling import poll_until
 
 TIMEOUT = 5.0
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -26,24 +27,10 @@ CONNECTING = WebSocketMultiplayerPeer.CONNECTION_CONNECTING
 DISCONNECTED = WebSocketMultiplayerPeer.CONNECTION_DISCONNECTED
 
 
-def as_tuple(peers: Any) -> tuple[Any, ...]:
-    if hasattr(peers, "poll"):
-        return (peers,)
-    return tuple(peers)
-
-
 def pump(peers: Any, predicate: Callable[[], Any], timeout: float = TIMEOUT,
          interval: float = 0.001) -> Any:
     """Poll ``peers`` until ``predicate()`` is truthy or ``timeout`` passes; returns its value."""
-    peers = as_tuple(peers)
-    deadline = time.monotonic() + timeout
-    while True:
-        for p in peers:
-            p.poll()
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
+    return poll_until(predicate, peers, timeout, interval)
 
 
 def pump_for(peers: Any, duration: float) -> None:

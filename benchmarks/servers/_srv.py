@@ -7,6 +7,7 @@ are handed to the server's own loop: ``on_line`` is called from that thread.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import resource
@@ -18,6 +19,21 @@ from typing import Any, Callable
 
 now_ns = time.monotonic_ns
 _STATE_HEAD = struct.Struct("<QQQ")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The arguments every benchmark server takes: ``--port`` and ``--mode``."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--mode", choices=["echo", "sink"], default="sink")
+    return ap
+
+
+def start(ap: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    """Parse the arguments (of ``ap``, else the common ones) and prepare the process."""
+    a = (ap or parser()).parse_args()
+    setup()
+    return a
 
 
 def setup() -> None:

@@ -8,7 +8,6 @@ broadcast awaits ``send_bytes()`` on every connection in turn.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
@@ -19,11 +18,7 @@ from aiohttp import WSMsgType, web
 
 
 async def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--mode", choices=["echo", "sink"], default="sink")
-    a = ap.parse_args()
-    _srv.setup()
+    a = _srv.start()
     echo = a.mode == "echo"
     binary = WSMsgType.BINARY
 

@@ -18,7 +18,6 @@ negotiates compression).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -30,17 +29,14 @@ from godot_websocket import Context, Error, WebSocketMultiplayerPeer
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--mode", choices=["echo", "sink"], default="sink")
+    ap = _srv.parser()
     ap.add_argument("--idle", default="yield")
     ap.add_argument("--inbound", type=int, default=16 << 20)
     ap.add_argument("--outbound", type=int, default=64 << 20)
     ap.add_argument("--max-queued", type=int, default=1 << 17)
     ap.add_argument("--context", choices=["thread", "nothread"], default="thread",
                     help="nothread: a Context(threaded=False), I/O inside poll()")
-    a = ap.parse_args()
-    _srv.setup()
+    a = _srv.start(ap)
 
     mp = WebSocketMultiplayerPeer(
         context=Context(threaded=False) if a.context == "nothread" else None)

@@ -8,7 +8,6 @@ auto-ping, listen backlog 4096.  (picows never negotiates compression.)
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
@@ -21,11 +20,7 @@ BINARY = WSMsgType.BINARY
 
 
 async def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--mode", choices=["echo", "sink"], default="sink")
-    a = ap.parse_args()
-    _srv.setup()
+    a = _srv.start()
     echo = a.mode == "echo"
 
     def send_all(targets: list, msg: bytes) -> None:

@@ -9,7 +9,6 @@ is ``async for m in ws: await ws.send(m)``; broadcast is
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
@@ -21,11 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 
 async def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--mode", choices=["echo", "sink"], default="sink")
-    a = ap.parse_args()
-    _srv.setup()
+    a = _srv.start()
     echo = a.mode == "echo"
     srv = _srv.AsyncServer(broadcast)
     conns = srv.conns
