@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, SupportsFloat, SupportsIndex, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Protocol, SupportsFloat, SupportsIndex, TypeVar, overload
 
 if TYPE_CHECKING:
     from typing import Self
@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T", bound=tuple[Any, ...])
+_V_co = TypeVar("_V_co", covariant=True)
 _new = tuple.__new__
 
 _INT32_MIN = -(2**31)
@@ -100,6 +101,24 @@ def _godot_value(cls: type[_T]) -> type[_T]:
     return cls
 
 
+class _Field(Protocol[_V_co]):
+    """What a type checker sees of a named field: reading it gives a ``_V_co``."""
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any], /) -> _Field[_V_co]: ...
+    @overload
+    def __get__(self, obj: tuple[Any, ...], owner: type[Any] | None = None, /) -> _V_co: ...
+
+
+def _field(index: int, doc: str) -> Any:
+    """A read-only field named after item ``index`` of the tuple.
+
+    A ``property`` over ``operator.itemgetter``: both are C code, so reading
+    ``v.x`` costs no Python frame. The class annotates it as ``_Field[type]``.
+    """
+    return property(operator.itemgetter(index), doc=doc)
+
+
 def _ints32(values: tuple[SupportsIndex, ...], what: str) -> tuple[int, ...]:
     try:
         ints = tuple(map(operator.index, values))
@@ -134,6 +153,15 @@ def _int_str(values: Iterable[int]) -> str:
     return "(" + ", ".join(map(str, values)) + ")"
 
 
+def _real_repr(self: tuple[float, ...]) -> str:
+    """``Vector3(1.0, 2.0, 3.0)``: a constructor call that evaluates back."""
+    return type(self).__name__ + _real_str(self)
+
+
+def _int_repr(self: tuple[int, ...]) -> str:
+    return type(self).__name__ + _int_str(self)
+
+
 # ---------------------------------------------------------------------------- vectors
 
 
@@ -146,21 +174,11 @@ class Vector2(tuple[float, float]):
     def __new__(cls, x: SupportsFloat = 0.0, y: SupportsFloat = 0.0) -> Self:
         return _new(cls, round_f32((x, y)))  # type: ignore[arg-type]
 
-    @property
-    def x(self) -> float:
-        """The X component."""
-        return self[0]
+    x: _Field[float] = _field(0, "The X component.")
+    y: _Field[float] = _field(1, "The Y component.")
 
-    @property
-    def y(self) -> float:
-        """The Y component."""
-        return self[1]
-
-    def __repr__(self) -> str:
-        return f"Vector2({format_real(self[0])}, {format_real(self[1])})"
-
-    def __str__(self) -> str:
-        return _real_str(self)
+    __repr__ = _real_repr
+    __str__ = _real_str
 
 
 @_godot_value
@@ -172,21 +190,11 @@ class Vector2i(tuple[int, int]):
     def __new__(cls, x: SupportsIndex = 0, y: SupportsIndex = 0) -> Self:
         return _new(cls, _ints32((x, y), "Vector2i"))
 
-    @property
-    def x(self) -> int:
-        """The X component."""
-        return self[0]
+    x: _Field[int] = _field(0, "The X component.")
+    y: _Field[int] = _field(1, "The Y component.")
 
-    @property
-    def y(self) -> int:
-        """The Y component."""
-        return self[1]
-
-    def __repr__(self) -> str:
-        return f"Vector2i({self[0]}, {self[1]})"
-
-    def __str__(self) -> str:
-        return _int_str(self)
+    __repr__ = _int_repr
+    __str__ = _int_str
 
 
 @_godot_value
@@ -200,26 +208,12 @@ class Vector3(tuple[float, float, float]):
     ) -> Self:
         return _new(cls, round_f32((x, y, z)))  # type: ignore[arg-type]
 
-    @property
-    def x(self) -> float:
-        """The X component."""
-        return self[0]
+    x: _Field[float] = _field(0, "The X component.")
+    y: _Field[float] = _field(1, "The Y component.")
+    z: _Field[float] = _field(2, "The Z component.")
 
-    @property
-    def y(self) -> float:
-        """The Y component."""
-        return self[1]
-
-    @property
-    def z(self) -> float:
-        """The Z component."""
-        return self[2]
-
-    def __repr__(self) -> str:
-        return "Vector3" + _real_str(self)
-
-    def __str__(self) -> str:
-        return _real_str(self)
+    __repr__ = _real_repr
+    __str__ = _real_str
 
 
 @_godot_value
@@ -231,26 +225,12 @@ class Vector3i(tuple[int, int, int]):
     def __new__(cls, x: SupportsIndex = 0, y: SupportsIndex = 0, z: SupportsIndex = 0) -> Self:
         return _new(cls, _ints32((x, y, z), "Vector3i"))
 
-    @property
-    def x(self) -> int:
-        """The X component."""
-        return self[0]
+    x: _Field[int] = _field(0, "The X component.")
+    y: _Field[int] = _field(1, "The Y component.")
+    z: _Field[int] = _field(2, "The Z component.")
 
-    @property
-    def y(self) -> int:
-        """The Y component."""
-        return self[1]
-
-    @property
-    def z(self) -> int:
-        """The Z component."""
-        return self[2]
-
-    def __repr__(self) -> str:
-        return "Vector3i" + _int_str(self)
-
-    def __str__(self) -> str:
-        return _int_str(self)
+    __repr__ = _int_repr
+    __str__ = _int_str
 
 
 @_godot_value
@@ -268,31 +248,13 @@ class Vector4(tuple[float, float, float, float]):
     ) -> Self:
         return _new(cls, round_f32((x, y, z, w)))  # type: ignore[arg-type]
 
-    @property
-    def x(self) -> float:
-        """The X component."""
-        return self[0]
+    x: _Field[float] = _field(0, "The X component.")
+    y: _Field[float] = _field(1, "The Y component.")
+    z: _Field[float] = _field(2, "The Z component.")
+    w: _Field[float] = _field(3, "The W component.")
 
-    @property
-    def y(self) -> float:
-        """The Y component."""
-        return self[1]
-
-    @property
-    def z(self) -> float:
-        """The Z component."""
-        return self[2]
-
-    @property
-    def w(self) -> float:
-        """The W component."""
-        return self[3]
-
-    def __repr__(self) -> str:
-        return "Vector4" + _real_str(self)
-
-    def __str__(self) -> str:
-        return _real_str(self)
+    __repr__ = _real_repr
+    __str__ = _real_str
 
 
 @_godot_value
@@ -310,31 +272,13 @@ class Vector4i(tuple[int, int, int, int]):
     ) -> Self:
         return _new(cls, _ints32((x, y, z, w), "Vector4i"))
 
-    @property
-    def x(self) -> int:
-        """The X component."""
-        return self[0]
+    x: _Field[int] = _field(0, "The X component.")
+    y: _Field[int] = _field(1, "The Y component.")
+    z: _Field[int] = _field(2, "The Z component.")
+    w: _Field[int] = _field(3, "The W component.")
 
-    @property
-    def y(self) -> int:
-        """The Y component."""
-        return self[1]
-
-    @property
-    def z(self) -> int:
-        """The Z component."""
-        return self[2]
-
-    @property
-    def w(self) -> int:
-        """The W component."""
-        return self[3]
-
-    def __repr__(self) -> str:
-        return "Vector4i" + _int_str(self)
-
-    def __str__(self) -> str:
-        return _int_str(self)
+    __repr__ = _int_repr
+    __str__ = _int_str
 
 
 @_godot_value
@@ -352,31 +296,13 @@ class Quaternion(tuple[float, float, float, float]):
     ) -> Self:
         return _new(cls, round_f32((x, y, z, w)))  # type: ignore[arg-type]
 
-    @property
-    def x(self) -> float:
-        """The X component."""
-        return self[0]
+    x: _Field[float] = _field(0, "The X component.")
+    y: _Field[float] = _field(1, "The Y component.")
+    z: _Field[float] = _field(2, "The Z component.")
+    w: _Field[float] = _field(3, "The W (real) component.")
 
-    @property
-    def y(self) -> float:
-        """The Y component."""
-        return self[1]
-
-    @property
-    def z(self) -> float:
-        """The Z component."""
-        return self[2]
-
-    @property
-    def w(self) -> float:
-        """The W (real) component."""
-        return self[3]
-
-    def __repr__(self) -> str:
-        return "Quaternion" + _real_str(self)
-
-    def __str__(self) -> str:
-        return _real_str(self)
+    __repr__ = _real_repr
+    __str__ = _real_str
 
 
 @_godot_value
@@ -397,31 +323,13 @@ class Color(tuple[float, float, float, float]):
     ) -> Self:
         return _new(cls, round_f32((r, g, b, a)))  # type: ignore[arg-type]
 
-    @property
-    def r(self) -> float:
-        """Red."""
-        return self[0]
+    r: _Field[float] = _field(0, "Red.")
+    g: _Field[float] = _field(1, "Green.")
+    b: _Field[float] = _field(2, "Blue.")
+    a: _Field[float] = _field(3, "Alpha.")
 
-    @property
-    def g(self) -> float:
-        """Green."""
-        return self[1]
-
-    @property
-    def b(self) -> float:
-        """Blue."""
-        return self[2]
-
-    @property
-    def a(self) -> float:
-        """Alpha."""
-        return self[3]
-
-    def __repr__(self) -> str:
-        return "Color" + _real_str(self)
-
-    def __str__(self) -> str:
-        return _real_str(self)
+    __repr__ = _real_repr
+    __str__ = _real_str
 
 
 # ------------------------------------------------------------------------ rectangles
@@ -461,15 +369,8 @@ class Rect2(tuple[Vector2, Vector2]):
         c = round_f32(comps)
         return _new(cls, (_new(Vector2, c[0:2]), _new(Vector2, c[2:4])))
 
-    @property
-    def position(self) -> Vector2:
-        """The origin (top-left corner)."""
-        return self[0]
-
-    @property
-    def size(self) -> Vector2:
-        """Width and height."""
-        return self[1]
+    position: _Field[Vector2] = _field(0, "The origin (top-left corner).")
+    size: _Field[Vector2] = _field(1, "Width and height.")
 
     @property
     def end(self) -> Vector2:
@@ -519,15 +420,8 @@ class Rect2i(tuple[Vector2i, Vector2i]):
         c = _ints32(comps, "Rect2i")
         return _new(cls, (_new(Vector2i, c[0:2]), _new(Vector2i, c[2:4])))
 
-    @property
-    def position(self) -> Vector2i:
-        """The origin (top-left corner)."""
-        return self[0]
-
-    @property
-    def size(self) -> Vector2i:
-        """Width and height."""
-        return self[1]
+    position: _Field[Vector2i] = _field(0, "The origin (top-left corner).")
+    size: _Field[Vector2i] = _field(1, "Width and height.")
 
     @property
     def end(self) -> Vector2i:
@@ -555,15 +449,8 @@ class AABB(tuple[Vector3, Vector3]):
         c = round_f32(_parts(position, 3, "AABB position") + _parts(size, 3, "AABB size"))
         return _new(cls, (_new(Vector3, c[0:3]), _new(Vector3, c[3:6])))
 
-    @property
-    def position(self) -> Vector3:
-        """The minimum corner."""
-        return self[0]
-
-    @property
-    def size(self) -> Vector3:
-        """Width, height and depth."""
-        return self[1]
+    position: _Field[Vector3] = _field(0, "The minimum corner.")
+    size: _Field[Vector3] = _field(1, "Width, height and depth.")
 
     @property
     def end(self) -> Vector3:
@@ -607,15 +494,8 @@ class Plane(tuple[Vector3, float]):
         c = round_f32(comps)
         return _new(cls, (_new(Vector3, c[0:3]), c[3]))
 
-    @property
-    def normal(self) -> Vector3:
-        """The plane normal."""
-        return self[0]
-
-    @property
-    def d(self) -> float:
-        """Distance from the origin along the normal."""
-        return self[1]
+    normal: _Field[Vector3] = _field(0, "The plane normal.")
+    d: _Field[float] = _field(1, "Distance from the origin along the normal.")
 
     @property
     def x(self) -> float:
@@ -664,20 +544,9 @@ class Transform2D(tuple[Vector2, Vector2, Vector2]):
         )
         return _new(cls, (_new(Vector2, c[0:2]), _new(Vector2, c[2:4]), _new(Vector2, c[4:6])))
 
-    @property
-    def x(self) -> Vector2:
-        """The X axis (first column)."""
-        return self[0]
-
-    @property
-    def y(self) -> Vector2:
-        """The Y axis (second column)."""
-        return self[1]
-
-    @property
-    def origin(self) -> Vector2:
-        """The translation (third column)."""
-        return self[2]
+    x: _Field[Vector2] = _field(0, "The X axis (first column).")
+    y: _Field[Vector2] = _field(1, "The Y axis (second column).")
+    origin: _Field[Vector2] = _field(2, "The translation (third column).")
 
     def __repr__(self) -> str:
         return f"Transform2D({self[0]!r}, {self[1]!r}, {self[2]!r})"
@@ -705,20 +574,9 @@ class Basis(tuple[Vector3, Vector3, Vector3]):
         c = round_f32(_parts(x, 3, "Basis x") + _parts(y, 3, "Basis y") + _parts(z, 3, "Basis z"))
         return _new(cls, (_new(Vector3, c[0:3]), _new(Vector3, c[3:6]), _new(Vector3, c[6:9])))
 
-    @property
-    def x(self) -> Vector3:
-        """The X axis (first column)."""
-        return self[0]
-
-    @property
-    def y(self) -> Vector3:
-        """The Y axis (second column)."""
-        return self[1]
-
-    @property
-    def z(self) -> Vector3:
-        """The Z axis (third column)."""
-        return self[2]
+    x: _Field[Vector3] = _field(0, "The X axis (first column).")
+    y: _Field[Vector3] = _field(1, "The Y axis (second column).")
+    z: _Field[Vector3] = _field(2, "The Z axis (third column).")
 
     def __repr__(self) -> str:
         return f"Basis({self[0]!r}, {self[1]!r}, {self[2]!r})"
@@ -766,15 +624,8 @@ class Transform3D(tuple[Basis, Vector3]):
             )
         return _new(cls, (basis, origin))
 
-    @property
-    def basis(self) -> Basis:
-        """The rotation / scale part."""
-        return self[0]
-
-    @property
-    def origin(self) -> Vector3:
-        """The translation."""
-        return self[1]
+    basis: _Field[Basis] = _field(0, "The rotation / scale part.")
+    origin: _Field[Vector3] = _field(1, "The translation.")
 
     def __repr__(self) -> str:
         return f"Transform3D({self[0]!r}, {self[1]!r})"
@@ -816,25 +667,10 @@ class Projection(tuple[Vector4, Vector4, Vector4, Vector4]):
             ),
         )
 
-    @property
-    def x(self) -> Vector4:
-        """First column."""
-        return self[0]
-
-    @property
-    def y(self) -> Vector4:
-        """Second column."""
-        return self[1]
-
-    @property
-    def z(self) -> Vector4:
-        """Third column."""
-        return self[2]
-
-    @property
-    def w(self) -> Vector4:
-        """Fourth column."""
-        return self[3]
+    x: _Field[Vector4] = _field(0, "First column.")
+    y: _Field[Vector4] = _field(1, "Second column.")
+    z: _Field[Vector4] = _field(2, "Third column.")
+    w: _Field[Vector4] = _field(3, "Fourth column.")
 
     def __repr__(self) -> str:
         return f"Projection({self[0]!r}, {self[1]!r}, {self[2]!r}, {self[3]!r})"

@@ -86,7 +86,7 @@ class _PackedNumeric(Generic[_E]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "_code" in cls.__dict__:
+        if hasattr(cls, "_code"):  # concrete, or an intermediate base that fixes the code
             cls._unpacker = struct.Struct("<" + cls._code * cls._width)
 
     _data: bytes
@@ -405,55 +405,45 @@ class PackedFloat64Array(_PackedNumeric[float]):
     _is_float = True
 
 
-class PackedVector2Array(_PackedNumeric[Vector2]):
+class _PackedVectors(_PackedNumeric[_E]):
+    """Packed arrays of float vectors: ``_width`` binary32 components an element."""
+
+    __slots__ = ()
+    _code = "f"
+    _itemsize = 4
+    _dtype = "<f4"
+    _is_float = True
+
+
+class PackedVector2Array(_PackedVectors[Vector2]):
     """Godot's ``PackedVector2Array``: Vector2 elements (binary32 components)."""
 
     __slots__ = ()
-    _code = "f"
-    _itemsize = 4
     _width = 2
-    _dtype = "<f4"
-    _is_float = True
-
     _element_type = Vector2
 
 
-class PackedVector3Array(_PackedNumeric[Vector3]):
+class PackedVector3Array(_PackedVectors[Vector3]):
     """Godot's ``PackedVector3Array``: Vector3 elements (binary32 components)."""
 
     __slots__ = ()
-    _code = "f"
-    _itemsize = 4
     _width = 3
-    _dtype = "<f4"
-    _is_float = True
-
     _element_type = Vector3
 
 
-class PackedColorArray(_PackedNumeric[Color]):
+class PackedColorArray(_PackedVectors[Color]):
     """Godot's ``PackedColorArray``: Color elements (always binary32)."""
 
     __slots__ = ()
-    _code = "f"
-    _itemsize = 4
     _width = 4
-    _dtype = "<f4"
-    _is_float = True
-
     _element_type = Color
 
 
-class PackedVector4Array(_PackedNumeric[Vector4]):
+class PackedVector4Array(_PackedVectors[Vector4]):
     """Godot's ``PackedVector4Array`` (Godot 4.3+): Vector4 elements (binary32)."""
 
     __slots__ = ()
-    _code = "f"
-    _itemsize = 4
     _width = 4
-    _dtype = "<f4"
-    _is_float = True
-
     _element_type = Vector4
 
 
