@@ -261,6 +261,90 @@ int gws_conn_send(gws_conn *c, const char *data, size_t len, int text)
 	return r;
 }
 
+gws_msg **gws_msgs_new(const char *data, const size_t *lens, size_t n, int text,
+                       size_t *out_count, size_t *out_bytes)
+{
+	gws_msg **ms = malloc((n ? n : 1) * sizeof(*ms));
+	size_t i, k = 0, bytes = 0, off = 0;
+
+	if (!ms)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		size_t len = lens[i];
+
+		if (!len)
+			continue;  /* as put_packet(): an empty packet sends nothing */
+		ms[k] = gws_msg_new(data + off, len, text);
+		if (!ms[k]) {
+			gws_msgs_free(ms, k);
+			return NULL;
+		}
+		k++;
+		off += len;
+		bytes += len;
+	}
+	*out_count = k;
+	*out_bytes = bytes;
+	return ms;
+}
+
+void gws_msgs_free(gws_msg **ms, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		gws_msg_unref(ms[i]);
+	free(ms);
+}
+
+bool gws_conn_tx_room_many_locked(const struct gws_conn *c, size_t count, size_t bytes)
+{
+	if (!count)
+		return true;
+	if (c->limits.max_queued_packets <= 0 ||
+	    c->tx_count + count > (uint64_t)c->limits.max_queued_packets)
+		return false;
+	return c->limits.outbound_buffer_size <= 0 ||
+	       c->tx_bytes + bytes <= (uint64_t)c->limits.outbound_buffer_size;
+}
+
+int gws_conn_send_many(gws_conn *c, const char *data, const size_t *lens, size_t n, int text)
+{
+	gws_context *ctx = c->ctx;
+	size_t count, bytes, queued = 0, i;
+	gws_msg **ms;
+	int r = GWS_OK;
+
+	/* Copy before taking the lock, as gws_conn_send() does. */
+	ms = gws_msgs_new(data, lens, n, text, &count, &bytes);
+	if (!ms)
+		return GWS_ERR_OUT_OF_MEMORY;
+	gws_ctx_lock(ctx);
+	if (c->state != GWS_STATE_OPEN || c->close_requested)
+		r = GWS_FAILED;
+	else if (!gws_conn_tx_room_many_locked(c, count, bytes))
+		r = GWS_ERR_OUT_OF_MEMORY;
+	else
+		for (; queued < count && r == GWS_OK; queued++)
+			r = gws_conn_enqueue_locked(c, ms[queued]);
+	if (r != GWS_OK && queued > 1) {
+		/* the queue could not grow part-way (allocation failure): take back
+		 * what went in, so the batch stays all or nothing */
+		size_t k = queued - 1;
+
+		c->tx_count -= k;
+		for (i = 0; i < k; i++) {
+			size_t pos = (c->txq_head + c->tx_count + i) % c->txq_cap;
+
+			c->tx_bytes -= c->txq[pos]->len;
+			gws_msg_unref(c->txq[pos]);
+		}
+	}
+	gws_ctx_unlock(ctx);
+	gws_msgs_free(ms, count);
+	return r;
+}
+
 void gws_conn_clear_tx_locked(struct gws_conn *c)
 {
 	size_t i;

@@ -423,3 +423,44 @@ int64_t gws_group_broadcast(gws_group *g, const char *data, size_t len, int text
 	gws_msg_unref(m);
 	return n;
 }
+
+int64_t gws_group_broadcast_many(gws_group *g, const char *data, const size_t *lens,
+                                 size_t n, int text, const gws_conn *exclude)
+{
+	gws_context *ctx = g->ctx;
+	struct gws_conn *c;
+	int64_t nconns = 0;
+	size_t count, bytes, i;
+	gws_msg **ms = gws_msgs_new(data, lens, n, text, &count, &bytes);
+
+	if (!ms)
+		return -1;
+	if (!count) {
+		gws_msgs_free(ms, 0);
+		return 0;
+	}
+	gws_ctx_lock(ctx);
+	for (c = g->members; c; c = c->mnext) {
+		if (c == exclude || c->state != GWS_STATE_OPEN || c->close_requested)
+			continue;
+		if (!gws_conn_tx_room_many_locked(c, count, bytes)) {
+			if (!c->tx_full_logged) {
+				c->tx_full_logged = true;
+				gws_emit_log_locked(g, c->serial, 40,
+					"Send failed on connection %u: outbound queue full (ERR_OUT_OF_MEMORY); "
+					"further drops are not logged until it drains", c->serial);
+			}
+			continue;
+		}
+		/* the room check makes a failure here an allocation failure of
+		 * the queue itself: the rest of the batch is lost for this peer */
+		for (i = 0; i < count; i++)
+			if (gws_conn_enqueue_locked(c, ms[i]) != GWS_OK)
+				break;
+		if (i == count)
+			nconns++;
+	}
+	gws_ctx_unlock(ctx);
+	gws_msgs_free(ms, count);
+	return nconns;
+}

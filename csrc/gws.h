@@ -188,6 +188,13 @@ const volatile uint32_t *gws_group_events_flag(const gws_group *g);
  * the number of connections it was queued for, or -1 on allocation failure. */
 int64_t gws_group_broadcast(gws_group *g, const char *data, size_t len, int text,
                             const gws_conn *exclude);
+/* gws_group_broadcast() of n messages at once (one lock): message i is the
+ * lens[i] bytes that follow messages 0..i-1 in `data`.  A member gets all n or,
+ * if its queue has no room for all of them, none (logged once per overflow
+ * episode, as for gws_group_broadcast()).  Returns the number of connections
+ * the messages were queued for, or -1 on allocation failure. */
+int64_t gws_group_broadcast_many(gws_group *g, const char *data, const size_t *lens,
+                                 size_t n, int text, const gws_conn *exclude);
 
 /* ---- connections --------------------------------------------------------- */
 
@@ -201,6 +208,14 @@ uint32_t gws_conn_serial(const gws_conn *c);
 int gws_conn_state(const gws_conn *c);
 /* GWS_OK, GWS_FAILED (not open), GWS_ERR_OUT_OF_MEMORY (limits reached). */
 int gws_conn_send(gws_conn *c, const char *data, size_t len, int text);
+/* n messages at once, all or nothing, under one lock: message i is the lens[i]
+ * bytes that follow messages 0..i-1 in `data` (empty messages are skipped).
+ * GWS_OK: all queued, in order; GWS_FAILED (not open) or GWS_ERR_OUT_OF_MEMORY
+ * (the queue has no room for all of them within max_queued_packets and
+ * outbound_buffer_size, or allocation failed): none queued.  Never writes to
+ * the socket itself (no direct send): the service thread (or the next service
+ * step of a no-thread context) writes the batch. */
+int gws_conn_send_many(gws_conn *c, const char *data, const size_t *lens, size_t n, int text);
 /* code < 0: drop TCP at once, no close frame.  Otherwise send a close frame
  * with code and reason after the queued messages and wait for the reply. */
 int gws_conn_close(gws_conn *c, int code, const char *reason, size_t reason_len);

@@ -312,6 +312,14 @@ void gws_conn_report_closed_locked(struct gws_conn *c, int code,
 void gws_conn_clear_tx_locked(struct gws_conn *c);
 /* Whether the outbound limits (Godot's, spec 4.5) admit len more bytes. */
 bool gws_conn_tx_room_locked(const struct gws_conn *c, size_t len);
+/* Room for `count` more messages of `bytes` bytes in all. */
+bool gws_conn_tx_room_many_locked(const struct gws_conn *c, size_t count, size_t bytes);
+/* The non-empty messages of a batch (gws_conn_send_many()), copied: *out_count
+ * of them, *out_bytes bytes in all; NULL on allocation failure.  Release with
+ * gws_msgs_free(). */
+gws_msg **gws_msgs_new(const char *data, const size_t *lens, size_t n, int text,
+                       size_t *out_count, size_t *out_bytes);
+void gws_msgs_free(gws_msg **ms, size_t count);
 /* Queues m (taking a reference) and schedules a write.  Lock held. */
 int gws_conn_enqueue_locked(struct gws_conn *c, gws_msg *m);
 /* Has the service thread write c's queue on its next turn.  Lock held. */
