@@ -596,6 +596,10 @@ def main() -> int:
     ap.add_argument("--micro", default=None, help="micro.py JSON to include in the markdown")
     ap.add_argument("--ours-idle", default=None,
                     help="override the idle strategy of our server for every workload")
+    ap.add_argument("--w2-conns", default=None,
+                    help="W2: only these connection counts, e.g. 100 or 10,100")
+    ap.add_argument("--w2-total", type=int, default=None,
+                    help="W2: messages per run (default 300000)")
     ap.add_argument("--keep-logs", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
@@ -614,6 +618,13 @@ def main() -> int:
         log(n)
     nofile = raise_nofile()
     sizes = QUICK if args.quick else FULL
+    if args.w2_conns or args.w2_total:
+        w2 = dict(sizes["W2"])
+        if args.w2_conns:
+            w2["conns"] = w2["own_conns"] = [int(c) for c in args.w2_conns.split(",")]
+        if args.w2_total:
+            w2["total"] = args.w2_total
+        sizes = {**sizes, "W2": w2}
     if "W5" in workloads:
         top = max(sizes["W5"]["conns"])
         if top + 200 > nofile:

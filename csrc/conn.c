@@ -204,6 +204,44 @@ int gws_conn_enqueue_locked(struct gws_conn *c, gws_msg *m)
 	return GWS_OK;
 }
 
+int gws_conn_enqueue_many_locked(struct gws_conn *c, gws_msg **ms, size_t count, bool add_refs)
+{
+	size_t pos, i, bytes = 0;
+
+	if (!count)
+		return GWS_OK;
+	if (c->tx_count + count > c->txq_cap) {
+		/* grow once, to fit the whole batch: all or nothing */
+		size_t cap = c->txq_cap ? c->txq_cap : 16;
+		gws_msg **q;
+
+		while (cap < c->tx_count + count)
+			cap *= 2;
+		q = malloc(cap * sizeof(*q));
+		if (!q)
+			return GWS_ERR_OUT_OF_MEMORY;
+		for (i = 0; i < c->tx_count; i++)
+			q[i] = c->txq[(c->txq_head + i) % c->txq_cap];
+		free(c->txq);
+		c->txq = q;
+		c->txq_cap = cap;
+		c->txq_head = 0;
+	}
+	pos = (c->txq_head + c->tx_count) % c->txq_cap;
+	for (i = 0; i < count; i++) {
+		if (add_refs)
+			atomic_fetch_add_explicit(&ms[i]->refs, 1, memory_order_relaxed);
+		c->txq[pos] = ms[i];
+		bytes += ms[i]->len;
+		if (++pos == c->txq_cap)
+			pos = 0;
+	}
+	c->tx_count += count;
+	c->tx_bytes += bytes;
+	gws_conn_want_write_locked(c);
+	return GWS_OK;
+}
+
 void gws_conn_want_write_locked(struct gws_conn *c)
 {
 	gws_context *ctx = c->ctx;
@@ -311,9 +349,9 @@ bool gws_conn_tx_room_many_locked(const struct gws_conn *c, size_t count, size_t
 int gws_conn_send_many(gws_conn *c, const char *data, const size_t *lens, size_t n, int text)
 {
 	gws_context *ctx = c->ctx;
-	size_t count, bytes, queued = 0, i;
+	size_t count, bytes;
 	gws_msg **ms;
-	int r = GWS_OK;
+	int r;
 
 	/* Copy before taking the lock, as gws_conn_send() does. */
 	ms = gws_msgs_new(data, lens, n, text, &count, &bytes);
@@ -325,21 +363,7 @@ int gws_conn_send_many(gws_conn *c, const char *data, const size_t *lens, size_t
 	else if (!gws_conn_tx_room_many_locked(c, count, bytes))
 		r = GWS_ERR_OUT_OF_MEMORY;
 	else
-		for (; queued < count && r == GWS_OK; queued++)
-			r = gws_conn_enqueue_locked(c, ms[queued]);
-	if (r != GWS_OK && queued > 1) {
-		/* the queue could not grow part-way (allocation failure): take back
-		 * what went in, so the batch stays all or nothing */
-		size_t k = queued - 1;
-
-		c->tx_count -= k;
-		for (i = 0; i < k; i++) {
-			size_t pos = (c->txq_head + c->tx_count + i) % c->txq_cap;
-
-			c->tx_bytes -= c->txq[pos]->len;
-			gws_msg_unref(c->txq[pos]);
-		}
-	}
+		r = gws_conn_enqueue_many_locked(c, ms, count, true);
 	gws_ctx_unlock(ctx);
 	gws_msgs_free(ms, count);
 	return r;

@@ -160,6 +160,7 @@ void gws_group_unref(gws_group *g)
 	gws_bytes_free(&g->events[1]);
 	gws_bytes_free(&g->index[0]);
 	gws_bytes_free(&g->index[1]);
+	gws_bytes_free(&g->split_fmt);
 	free_blocks(&g->blocks[0]);
 	free_blocks(&g->blocks[1]);
 	free(g->dirty);
@@ -391,6 +392,63 @@ int gws_group_poll_indexed(gws_group *g, const uint8_t **out_buf, size_t *out_le
 	return GWS_OK;
 }
 
+/* Appends the decimal digits of v. */
+static char *put_uint(char *p, uint32_t v)
+{
+	char tmp[10];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+int gws_group_poll_split(gws_group *g, const uint8_t **out_buf, size_t *out_len,
+                         const uint32_t **out_index, size_t *out_nmsgs, size_t *out_nother,
+                         const char **out_fmt, size_t *out_fmt_len, size_t *out_nempty)
+{
+	gws_bytes *f = &g->split_fmt;
+	size_t i, n, nempty = 0;
+	uint32_t prev = 0;
+	const uint32_t *ix;
+	char *p;
+	int r = gws_group_poll_indexed(g, out_buf, out_len, out_index, out_nmsgs, out_nother);
+
+	*out_fmt = NULL;
+	*out_fmt_len = 0;
+	*out_nempty = 0;
+	n = *out_nmsgs;
+	if (r != GWS_OK || !n)
+		return r;
+	/* per message at most "4294967295x4294967295s": 22 bytes, plus "=" */
+	f->len = 0;
+	if (gws_bytes_reserve(f, 1 + 22 * n))
+		return GWS_ERR_OUT_OF_MEMORY;
+	ix = *out_index;
+	p = (char *)f->data;
+	*p++ = '=';
+	for (i = 0; i < n; i++, ix += 3) {
+		if (ix[1] != prev) {
+			p = put_uint(p, ix[1] - prev);
+			*p++ = 'x';
+		}
+		p = put_uint(p, ix[2] - ix[1]);
+		*p++ = 's';
+		if (ix[2] == ix[1])
+			nempty++;
+		prev = ix[2];
+	}
+	f->len = (size_t)(p - (char *)f->data);
+	*out_fmt = (const char *)f->data;
+	*out_fmt_len = f->len;
+	*out_nempty = nempty;
+	return GWS_OK;
+}
+
 int64_t gws_group_broadcast(gws_group *g, const char *data, size_t len, int text,
                             const gws_conn *exclude)
 {
@@ -452,14 +510,14 @@ int64_t gws_group_broadcast_many(gws_group *g, const char *data, const size_t *l
 			}
 			continue;
 		}
-		/* the room check makes a failure here an allocation failure of
-		 * the queue itself: the rest of the batch is lost for this peer */
-		for (i = 0; i < count; i++)
-			if (gws_conn_enqueue_locked(c, ms[i]) != GWS_OK)
-				break;
-		if (i == count)
+		if (gws_conn_enqueue_many_locked(c, ms, count, false) == GWS_OK)
 			nconns++;
 	}
+	/* Each queue's references, added once per message while the lock still
+	 * keeps every other thread away from these queues. */
+	if (nconns)
+		for (i = 0; i < count; i++)
+			atomic_fetch_add(&ms[i]->refs, (int)nconns);
 	gws_ctx_unlock(ctx);
 	gws_msgs_free(ms, count);
 	return nconns;

@@ -177,6 +177,15 @@ int gws_group_poll(gws_group *g, const uint8_t **out_buf, size_t *out_len);
 int gws_group_poll_indexed(gws_group *g, const uint8_t **out_buf, size_t *out_len,
                            const uint32_t **out_index, size_t *out_nmsgs,
                            size_t *out_nother);
+/* gws_group_poll_indexed(), plus a Python struct format that unpacks the
+ * payloads of the indexed messages, in order, from the buffer: "=" then, per
+ * message, "<gap>x<len>s" ("<gap>x" left out when 0), gap being the bytes
+ * since the previous message's end.  *out_nempty: how many of them are empty.
+ * The format (not NUL-terminated; NULL when there is no message) stays valid
+ * until the next poll of the group; the caller polls from one thread. */
+int gws_group_poll_split(gws_group *g, const uint8_t **out_buf, size_t *out_len,
+                         const uint32_t **out_index, size_t *out_nmsgs, size_t *out_nother,
+                         const char **out_fmt, size_t *out_fmt_len, size_t *out_nempty);
 /* A word that is nonzero while the group has undrained events, readable
  * without a call or a lock (an idle poll then costs one memory read).  A
  * zero read may miss an event being queued at that moment, which the next

@@ -146,6 +146,7 @@ struct gws_group {
 	gws_bytes events[2];            /* [L] events[cur] is filled by the core */
 	gws_bytes index[2];             /* [L] message index of events[i] */
 	size_t nother[2];               /* [L] events[i]: events other than messages */
+	gws_bytes split_fmt;            /* gws_group_poll_split(): the caller's thread only */
 	/* [L] blocks[i]: the (pointer, capacity) pairs of the message payloads
 	 * that GWS_EV_MESSAGE_REF events of events[i] point into; they live as
 	 * long as that buffer (freed when it is reused or the group goes). */
@@ -322,6 +323,11 @@ gws_msg **gws_msgs_new(const char *data, const size_t *lens, size_t n, int text,
 void gws_msgs_free(gws_msg **ms, size_t count);
 /* Queues m (taking a reference) and schedules a write.  Lock held. */
 int gws_conn_enqueue_locked(struct gws_conn *c, gws_msg *m);
+/* Appends count messages in order, all or nothing (GWS_ERR_OUT_OF_MEMORY when
+ * the queue cannot grow); the caller checked the limits.  With !add_refs the
+ * caller adds the references itself before it unlocks (a broadcast adds each
+ * message's references once, for every connection). */
+int gws_conn_enqueue_many_locked(struct gws_conn *c, gws_msg **ms, size_t count, bool add_refs);
 /* Has the service thread write c's queue on its next turn.  Lock held. */
 void gws_conn_want_write_locked(struct gws_conn *c);
 void gws_conn_credit_rx_locked(struct gws_conn *c, uint64_t msgs, uint64_t bytes);

@@ -17,7 +17,7 @@ import struct
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
 from . import _core
 from ._core import (
@@ -46,6 +46,7 @@ __all__ = ["WebSocketMultiplayerPeer"]
 
 _logger = logging.getLogger("godot_websocket")
 _ID = struct.Struct("<i")
+_Struct = struct.Struct
 _PROTO_SIZE = 9  # the 3.x header size Godot still subtracts in get_max_packet_size()
 # Hot paths compare enum members by identity (attribute lookups on enums are slow).
 _OK = Error.OK
@@ -351,22 +352,26 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
 
     def _poll_server(self) -> None:
         assert self._group is not None
-        buf, index, others = self._group.drain_indexed()
-        if not buf and not self._pending and not self._watch:
+        raw, index, others, fmt, nempty = self._group.drain_split()
+        if raw is None and not self._pending and not self._watch:
             return  # idle: nothing arrived, nothing can time out or be gone
         by_serial = self._by_serial
         peers = self._peers
-        if index is not None and not others and not self._pending and (
+        if index is not None and not others and not nempty and not self._pending and (
                 not self._watch or self._watched_all_open()):
-            # Only messages, from peers that are all OPEN (nothing else happened
-            # since the last poll): hand them on in bulk, no header parsed in Python.
-            pids = list(map(by_serial.get, index[0::3]))
-            if None not in pids:
-                packets = list(map(buf.__getitem__, map(slice, index[1::3], index[2::3])))
-                if b"" not in packets:
-                    self._fifo_ids.extend(cast("list[int]", pids))
-                    self._fifo.extend(packets)
-                    return
+            # Only non-empty messages, from peers that are all OPEN (nothing else
+            # happened since the last poll): hand them on in bulk, no header parsed
+            # in Python; the core's struct format cuts every payload out of its
+            # buffer in one call.
+            try:
+                pids = list(map(by_serial.__getitem__, index[0::3]))
+            except KeyError:
+                pass  # a connection that is no (or not yet a) peer: the general loop
+            else:
+                self._fifo_ids.extend(pids)
+                self._fifo.extend(_Struct(fmt).unpack_from(raw))
+                return
+        buf = raw[:] if raw is not None else b""
         # The general loop: parsed inline (no generator), messages first.
         now = _now_ms()
         timeout = self._handshake_timeout_ms
