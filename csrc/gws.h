@@ -181,11 +181,19 @@ int gws_group_poll_indexed(gws_group *g, const uint8_t **out_buf, size_t *out_le
  * payloads of the indexed messages, in order, from the buffer: "=" then, per
  * message, "<gap>x<len>s" ("<gap>x" left out when 0), gap being the bytes
  * since the previous message's end.  *out_nempty: how many of them are empty.
- * The format (not NUL-terminated; NULL when there is no message) stays valid
- * until the next poll of the group; the caller polls from one thread. */
+ * *out_tags: per indexed message, the tag its connection's serial has
+ * (gws_group_set_tag()), 0 for none; *out_nuntagged: how many have none.
+ * The format (not NUL-terminated; NULL when there is no message) and the tags
+ * stay valid until the next poll of the group; the caller polls from one
+ * thread. */
 int gws_group_poll_split(gws_group *g, const uint8_t **out_buf, size_t *out_len,
                          const uint32_t **out_index, size_t *out_nmsgs, size_t *out_nother,
-                         const char **out_fmt, size_t *out_fmt_len, size_t *out_nempty);
+                         const char **out_fmt, size_t *out_fmt_len, size_t *out_nempty,
+                         const int32_t **out_tags, size_t *out_nuntagged);
+/* Names a connection of the group by a caller's number (tag != 0; 0 removes
+ * it), reported by gws_group_poll_split().  A table of the caller's: set,
+ * removed and read only by the thread that polls the group. */
+int gws_group_set_tag(gws_group *g, uint32_t serial, int32_t tag);
 /* A word that is nonzero while the group has undrained events, readable
  * without a call or a lock (an idle poll then costs one memory read).  A
  * zero read may miss an event being queued at that moment, which the next

@@ -147,6 +147,10 @@ struct gws_group {
 	gws_bytes index[2];             /* [L] message index of events[i] */
 	size_t nother[2];               /* [L] events[i]: events other than messages */
 	gws_bytes split_fmt;            /* gws_group_poll_split(): the caller's thread only */
+	gws_bytes split_tags;           /* its tags of the indexed messages (int32) */
+	uint32_t *tag_keys;             /* serial -> tag (gws_group_set_tag()), open */
+	int32_t *tag_vals;              /* addressing; key 0 = empty; caller's thread */
+	size_t tag_cap, tag_count;
 	/* [L] blocks[i]: the (pointer, capacity) pairs of the message payloads
 	 * that GWS_EV_MESSAGE_REF events of events[i] point into; they live as
 	 * long as that buffer (freed when it is reused or the group goes). */

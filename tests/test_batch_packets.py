@@ -463,3 +463,66 @@ def test_subclass_overrides_are_used(ctx: Context | None) -> None:
         assert server.get_packets() == [b"<d>"]
     finally:
         close(server, client)
+
+
+# ------------------------------------------------------------------ sender ids
+
+
+def _churn_round(server: W, clients: list[W]) -> list[W]:
+    """A third of the clients leave, as many new ones join, every client sends a
+    batch; the server's packets must carry their senders' ids."""
+    gone = clients[::3]
+    left: list[int] = []
+    server.peer_disconnected.connect(left.append)
+    for c in gone:
+        c.close()
+    assert pump([server, *clients], lambda: len(left) == len(gone))
+    server.peer_disconnected.disconnect(left.append)
+    clients = [c for c in clients if c not in gone]
+    clients += connect_clients(server, server.get_local_port(), len(gone))
+    ids = [c.get_unique_id() for c in clients]
+    for i, c in enumerate(clients):
+        assert c.put_packets([pkt(i, s) for s in range(20)]) == Error.OK
+    got: list[bytes] = []
+    senders: list[int] = []
+
+    def enough() -> bool:
+        p, s = server.get_packets_with_peers()
+        got.extend(p)
+        senders.extend(s)
+        return len(got) >= 20 * len(clients)
+
+    assert pump([server, *clients], enough)
+    for data, pid in zip(got, senders):
+        assert ids[PKT.unpack_from(data)[0]] == pid
+    return clients
+
+
+def test_sender_ids_through_churn(ctx: Context | None) -> None:
+    """Peers leave and join between batches; every packet keeps its sender's id (the
+    core's serial -> id table is updated as peers come and go)."""
+    server, clients = server_and_clients(ctx, 30)
+    try:
+        for _ in range(3):
+            clients = _churn_round(server, clients)
+    finally:
+        close(server, *clients)
+
+
+def test_no_packets_from_a_peer_after_forced_disconnect(ctx: Context | None) -> None:
+    server, (a, b) = server_and_clients(ctx, 2)
+    try:
+        aid = a.get_unique_id()
+        assert a.put_packets([b"before"] * 10) == Error.OK
+        wait_available([server, a, b], server, 10)
+        server.disconnect_peer(aid, True)
+        for _ in range(5):
+            a.put_packets([b"after"] * 10)
+            b.put_packets([b"b"] * 10)
+            pump_for([server, a, b], 0.01)
+        packets, senders = server.get_packets_with_peers()
+        assert packets[:10] == [b"before"] * 10
+        assert b"after" not in packets
+        assert set(senders[10:]) <= {b.get_unique_id()}
+    finally:
+        close(server, a, b)

@@ -351,26 +351,24 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
             self._poll_client()
 
     def _poll_server(self) -> None:
-        assert self._group is not None
-        raw, index, others, fmt, nempty = self._group.drain_split()
+        group = self._group
+        assert group is not None
+        raw, index, others, fmt, nempty, tags, nuntagged = group.drain_split()
         if raw is None and not self._pending and not self._watch:
             return  # idle: nothing arrived, nothing can time out or be gone
         by_serial = self._by_serial
         peers = self._peers
-        if index is not None and not others and not nempty and not self._pending and (
-                not self._watch or self._watched_all_open()):
+        if index is not None and not others and not nempty and not nuntagged \
+                and not self._pending and (not self._watch or self._watched_all_open()):
             # Only non-empty messages, from peers that are all OPEN (nothing else
             # happened since the last poll): hand them on in bulk, no header parsed
-            # in Python; the core's struct format cuts every payload out of its
-            # buffer in one call.
-            try:
-                pids = list(map(by_serial.__getitem__, index[0::3]))
-            except KeyError:
-                pass  # a connection that is no (or not yet a) peer: the general loop
-            else:
-                self._fifo_ids.extend(pids)
-                self._fifo.extend(_Struct(fmt).unpack_from(raw))
-                return
+            # in Python.  The core names each sender by its peer id (the tag set in
+            # _on_open(), removed when the peer goes) and gives a struct format that
+            # cuts every payload out of its buffer in one call.
+            assert tags is not None
+            self._fifo_ids.extend(tags.tolist())
+            self._fifo.extend(_Struct(fmt).unpack_from(raw))
+            return
         buf = raw[:] if raw is not None else b""
         # The general loop: parsed inline (no generator), messages first.
         now = _now_ms()
@@ -457,6 +455,7 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
             peers.pop(pid, None)
             self._watch.discard(pid)
             self._by_serial.pop(ws._serial, None)
+            group.set_tag(ws._serial, 0)
             ws._drop_conn()
 
     def _watched_all_open(self) -> bool:
@@ -502,6 +501,8 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
             return
         self._peers[pid] = ws
         lib.gws_conn_set_member(ws._conn, 1)
+        assert self._group is not None
+        self._group.set_tag(serial, pid)  # the sender id of its messages in poll()
         self.peer_connected.emit(pid)
 
     def _poll_client(self) -> None:
@@ -800,6 +801,8 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
         del self._peers[peer]
         self._watch.discard(peer)
         self._by_serial.pop(ws._serial, None)
+        if self._group is not None:
+            self._group.set_tag(ws._serial, 0)
         ws._drop_conn()
         if not self._server:
             self._clear()
