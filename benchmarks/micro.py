@@ -12,7 +12,10 @@ discard everything, and send bursts of messages when told.  Measured, in ns per 
 * ``poll()`` per message when it drains a backlog of N queued 32-byte messages;
 * ``get_packet()`` amortised over N queued packets (and with ``get_packet_peer()``);
 * ``put_packet()`` amortised, to one peer (``set_target_peer(id)``);
-* broadcast ``put_packet()`` to 100 peers (``set_target_peer(0)``).
+* broadcast ``put_packet()`` to 100 peers (``set_target_peer(0)``);
+* the batch extension, in ns per packet: ``get_packets()`` and
+  ``get_packets_with_peers()`` taking a whole backlog in one call, ``put_packets()``
+  of 256-packet lists to one peer and broadcast to 100 peers.
 
 Writes JSON (default benchmarks/results/<date>-micro.json).
 """
@@ -179,6 +182,11 @@ def main() -> int:
         "get_packet_peer_and_get": "get_packet_peer() + get_packet(), amortised",
         "put_packet_one_peer": "put_packet() of 32 bytes to one peer, amortised",
         "put_packet_broadcast_100": "broadcast put_packet() of 64 bytes to 100 peers, per call",
+        "get_packets": "get_packets() of a whole backlog, per packet",
+        "get_packets_with_peers": "get_packets_with_peers() of a whole backlog, per packet",
+        "put_packets_one_peer": "put_packets() of 256 x 32 bytes to one peer, per packet",
+        "put_packets_broadcast_100":
+            "broadcast put_packets() of 256 x 64 bytes to 100 peers, per packet",
         "empty_loop": "(for reference: the empty Python loop per iteration)",
     }
 
@@ -209,8 +217,10 @@ def main() -> int:
             add("idle_poll_client", per_call(client.poll, calls))
         client.close()
         mp.poll()
-        for _ in range(reps):
-            # backlog: n_msgs messages sit in the core, not yet polled
+
+        def backlog() -> tuple[int, int]:
+            """n_msgs messages sit in the core, not yet polled; one timed poll() takes
+            them in.  Returns (ns of that poll, messages it took)."""
             mp.poll()
             h.send(f"SEND {n_msgs} 32")
             h.wait_line("SENT", 120)
@@ -226,6 +236,10 @@ def main() -> int:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"only {got}/{n_msgs} messages arrived")
                 time.sleep(0.01)
+            return dt_poll, got
+
+        for _ in range(reps):
+            dt_poll, got = backlog()
             add("poll_drain_per_msg", dt_poll / n_msgs if got == n_msgs else float("nan"))
             half = got // 2
             add("get_packet", per_call(mp.get_packet, half))
@@ -243,6 +257,22 @@ def main() -> int:
                 put(payload)
             add("put_packet_one_peer", (pc() - t0) / n_msgs)
             time.sleep(0.3 if a.quick else 1.0)  # let the core send them out
+            # the batch extension
+            _, got = backlog()
+            t0 = pc()
+            n = len(mp.get_packets())
+            add("get_packets", (pc() - t0) / n if n == got else float("nan"))
+            _, got = backlog()
+            t0 = pc()
+            n = len(mp.get_packets_with_peers()[0])
+            add("get_packets_with_peers", (pc() - t0) / n if n == got else float("nan"))
+            batch = [payload] * 256
+            puts = mp.put_packets
+            t0 = pc()
+            for _ in range(n_msgs // 256):
+                puts(batch)
+            add("put_packets_one_peer", (pc() - t0) / (n_msgs // 256 * 256))
+            time.sleep(0.3 if a.quick else 1.0)
     finally:
         h.close()
         mp.close()
@@ -265,6 +295,16 @@ def main() -> int:
                 put(payload)
             add("put_packet_broadcast_100", (pc() - t0) / n_bcast)
             time.sleep(0.3 if a.quick else 1.5)  # drain before the next repetition
+        batch = [payload] * 256
+        puts = mp.put_packets
+        for _ in range(reps):
+            mp.poll()
+            k = max(1, n_bcast // 256)
+            t0 = pc()
+            for _ in range(k):
+                puts(batch)
+            add("put_packets_broadcast_100", (pc() - t0) / (k * 256))
+            time.sleep(0.3 if a.quick else 1.5)
     finally:
         h.close()
         mp.close()

@@ -19,12 +19,17 @@ from typing import Any
 
 BEGIN = "<!-- results:begin -->"
 END = "<!-- results:end -->"
-PEER_ORDER = ["ours", "ours-nt", "picows", "websockets", "aiohttp", "lwsc"]
+PEER_ORDER = ["ours", "ours-nt", "ours-batch", "ours-nt-batch", "picows", "websockets",
+              "aiohttp", "lwsc"]
 PEER_NAME = {"ours": "**ours** (godot_websocket)", "ours-nt": "**ours**, no-thread context",
+             "ours-batch": "**ours**, batch calls (get_packets/put_packets)",
+             "ours-nt-batch": "**ours**, no-thread context, batch calls",
              "picows": "picows", "websockets": "websockets", "aiohttp": "aiohttp",
              "lwsc": "lws C (reference)"}
 # how the targets table names a peer of ours after the target ("" for the default one)
-TARGET_SUFFIX = {"ours": "", "ours-nt": " (ours-nt: no-thread context)"}
+TARGET_SUFFIX = {"ours": "", "ours-nt": " (ours-nt: no-thread context)",
+                 "ours-batch": " (ours-batch: get_packets/put_packets)",
+                 "ours-nt-batch": " (ours-nt-batch: no-thread context, batch calls)"}
 
 
 def _fmt(v: float | None, digits: int = 3) -> str:
@@ -156,10 +161,11 @@ def targets(result: dict[str, Any], micro: dict[str, Any] | None) -> list[list[s
         if own:
             v = "own-client C=100" if "own-client C=100" in own else own[-1]
             c = v.split(" ", 1)[1]
-            o, p = m("W2", v, "ours", "msgs_per_s"), m("W2", v, "picows", "msgs_per_s")
-            if o and p:
-                add(f"W2 ({c}) ≥ 5× picows (each library's own client)",
-                    f"{_fmt(o)} vs {_fmt(p)} ({o / p:.2f}×)", o >= 5 * p)
+            for us, sfx in TARGET_SUFFIX.items():
+                o, p = m("W2", v, us, "msgs_per_s"), m("W2", v, "picows", "msgs_per_s")
+                if o and p:
+                    add(f"W2 ({c}) ≥ 5× picows (each library's own client){sfx}",
+                        f"{_fmt(o)} vs {_fmt(p)} ({o / p:.2f}×)", o >= 5 * p)
         if common:
             v = "C=100" if "C=100" in common else common[-1]
             o, p = m("W2", v, "ours", "msgs_per_s"), m("W2", v, "picows", "msgs_per_s")

@@ -13,6 +13,8 @@ W1, W2 and W4 also run each library's own client against its own server
 (benchmarks/clients/own_client.py; W2 in a second, fresh server process).
 Peer "ours-nt" is this package on a no-thread context (ours_server.py --context
 nothread, own client on Context(threaded=False)); it runs W1, W2, W4 and W6 only.
+Peers "ours-batch" and "ours-nt-batch" (W2 only) use the package's batch extension:
+the server drains with get_packets(), the own client sends with put_packets().
 
 Results go to a JSON file (default benchmarks/results/<date>.json); with --md
 the tables in that markdown file are rewritten between the results markers.
@@ -51,18 +53,24 @@ from common import (
     summarize,
 )
 
-ALL_PEERS = ["ours", "ours-nt", "picows", "websockets", "aiohttp", "lwsc"]
+ALL_PEERS = ["ours", "ours-nt", "ours-batch", "ours-nt-batch", "picows", "websockets",
+             "aiohttp", "lwsc"]
 ALL_WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6"]
-PEER_MODULE = {"ours": "godot_websocket", "ours-nt": "godot_websocket", "picows": "picows",
+PEER_MODULE = {"ours": "godot_websocket", "ours-nt": "godot_websocket",
+               "ours-batch": "godot_websocket", "ours-nt-batch": "godot_websocket",
+               "picows": "picows",
                "websockets": "websockets", "aiohttp": "aiohttp"}
 # "ours-nt" is this package with a no-thread context (Context(threaded=False)): every
 # I/O step runs inside poll() on the caller's thread, Godot's own model.  Same server
 # (servers/ours_server.py --context nothread) and same Godot protocol as "ours".
-OURS_PEERS = ("ours", "ours-nt")
+# "ours-batch"/"ours-nt-batch": the same, with the batch extension (not in Godot's
+# API): the server drains with get_packets(), our own client sends with put_packets().
+OURS_PEERS = ("ours", "ours-nt", "ours-batch", "ours-nt-batch")
 # Peers that run only some workloads (all others run every workload).  ours-nt runs
 # the latency, fan-in, large-message and game-loop workloads; not W3, and not W5,
 # whose 10,000 connections it would accept at only 60 polls/s (W5's game loop).
-PEER_WORKLOADS = {"ours-nt": {"W1", "W2", "W4", "W6"}}
+PEER_WORKLOADS = {"ours-nt": {"W1", "W2", "W4", "W6"}, "ours-batch": {"W2"},
+                  "ours-nt-batch": {"W2"}}
 # What our server's loop does when a poll() found nothing (see servers/ours_server.py):
 # the throughput/latency workloads spin (sched_yield), the idle-connection and game
 # workloads run a 60 Hz game loop, as a Godot server would.
@@ -244,8 +252,10 @@ class Runner:
             argv = [sys.executable, str(SERVERS_DIR / script), "--mode", mode]
             if is_ours(peer):
                 argv += ["--idle", self.args.ours_idle or OURS_IDLE[workload]]
-            if peer == "ours-nt":
+            if peer.startswith("ours-nt"):
                 argv += ["--context", "nothread"]
+            if peer.endswith("-batch"):
+                argv += ["--batch"]
         return ServerProc(argv, logf)
 
     def record(self, workload: str, variant: str, peer: str, rep: int,
@@ -586,6 +596,10 @@ def main() -> int:
     ap.add_argument("--micro", default=None, help="micro.py JSON to include in the markdown")
     ap.add_argument("--ours-idle", default=None,
                     help="override the idle strategy of our server for every workload")
+    ap.add_argument("--w2-conns", default=None,
+                    help="W2: only these connection counts, e.g. 100 or 10,100")
+    ap.add_argument("--w2-total", type=int, default=None,
+                    help="W2: messages per run (default 300000)")
     ap.add_argument("--keep-logs", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
@@ -604,6 +618,13 @@ def main() -> int:
         log(n)
     nofile = raise_nofile()
     sizes = QUICK if args.quick else FULL
+    if args.w2_conns or args.w2_total:
+        w2 = dict(sizes["W2"])
+        if args.w2_conns:
+            w2["conns"] = w2["own_conns"] = [int(c) for c in args.w2_conns.split(",")]
+        if args.w2_total:
+            w2["total"] = args.w2_total
+        sizes = {**sizes, "W2": w2}
     if "W5" in workloads:
         top = max(sizes["W5"]["conns"])
         if top + 200 > nofile:

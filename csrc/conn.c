@@ -204,6 +204,44 @@ int gws_conn_enqueue_locked(struct gws_conn *c, gws_msg *m)
 	return GWS_OK;
 }
 
+int gws_conn_enqueue_many_locked(struct gws_conn *c, gws_msg **ms, size_t count, bool add_refs)
+{
+	size_t pos, i, bytes = 0;
+
+	if (!count)
+		return GWS_OK;
+	if (c->tx_count + count > c->txq_cap) {
+		/* grow once, to fit the whole batch: all or nothing */
+		size_t cap = c->txq_cap ? c->txq_cap : 16;
+		gws_msg **q;
+
+		while (cap < c->tx_count + count)
+			cap *= 2;
+		q = malloc(cap * sizeof(*q));
+		if (!q)
+			return GWS_ERR_OUT_OF_MEMORY;
+		for (i = 0; i < c->tx_count; i++)
+			q[i] = c->txq[(c->txq_head + i) % c->txq_cap];
+		free(c->txq);
+		c->txq = q;
+		c->txq_cap = cap;
+		c->txq_head = 0;
+	}
+	pos = (c->txq_head + c->tx_count) % c->txq_cap;
+	for (i = 0; i < count; i++) {
+		if (add_refs)
+			atomic_fetch_add_explicit(&ms[i]->refs, 1, memory_order_relaxed);
+		c->txq[pos] = ms[i];
+		bytes += ms[i]->len;
+		if (++pos == c->txq_cap)
+			pos = 0;
+	}
+	c->tx_count += count;
+	c->tx_bytes += bytes;
+	gws_conn_want_write_locked(c);
+	return GWS_OK;
+}
+
 void gws_conn_want_write_locked(struct gws_conn *c)
 {
 	gws_context *ctx = c->ctx;
@@ -258,6 +296,76 @@ int gws_conn_send(gws_conn *c, const char *data, size_t len, int text)
 		r = gws_conn_enqueue_locked(c, m);
 	gws_ctx_unlock(ctx);
 	gws_msg_unref(m);
+	return r;
+}
+
+gws_msg **gws_msgs_new(const char *data, const size_t *lens, size_t n, int text,
+                       size_t *out_count, size_t *out_bytes)
+{
+	gws_msg **ms = malloc((n ? n : 1) * sizeof(*ms));
+	size_t i, k = 0, bytes = 0, off = 0;
+
+	if (!ms)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		size_t len = lens[i];
+
+		if (!len)
+			continue;  /* as put_packet(): an empty packet sends nothing */
+		ms[k] = gws_msg_new(data + off, len, text);
+		if (!ms[k]) {
+			gws_msgs_free(ms, k);
+			return NULL;
+		}
+		k++;
+		off += len;
+		bytes += len;
+	}
+	*out_count = k;
+	*out_bytes = bytes;
+	return ms;
+}
+
+void gws_msgs_free(gws_msg **ms, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		gws_msg_unref(ms[i]);
+	free(ms);
+}
+
+bool gws_conn_tx_room_many_locked(const struct gws_conn *c, size_t count, size_t bytes)
+{
+	if (!count)
+		return true;
+	if (c->limits.max_queued_packets <= 0 ||
+	    c->tx_count + count > (uint64_t)c->limits.max_queued_packets)
+		return false;
+	return c->limits.outbound_buffer_size <= 0 ||
+	       c->tx_bytes + bytes <= (uint64_t)c->limits.outbound_buffer_size;
+}
+
+int gws_conn_send_many(gws_conn *c, const char *data, const size_t *lens, size_t n, int text)
+{
+	gws_context *ctx = c->ctx;
+	size_t count, bytes;
+	gws_msg **ms;
+	int r;
+
+	/* Copy before taking the lock, as gws_conn_send() does. */
+	ms = gws_msgs_new(data, lens, n, text, &count, &bytes);
+	if (!ms)
+		return GWS_ERR_OUT_OF_MEMORY;
+	gws_ctx_lock(ctx);
+	if (c->state != GWS_STATE_OPEN || c->close_requested)
+		r = GWS_FAILED;
+	else if (!gws_conn_tx_room_many_locked(c, count, bytes))
+		r = GWS_ERR_OUT_OF_MEMORY;
+	else
+		r = gws_conn_enqueue_many_locked(c, ms, count, true);
+	gws_ctx_unlock(ctx);
+	gws_msgs_free(ms, count);
 	return r;
 }
 

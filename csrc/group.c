@@ -160,6 +160,10 @@ void gws_group_unref(gws_group *g)
 	gws_bytes_free(&g->events[1]);
 	gws_bytes_free(&g->index[0]);
 	gws_bytes_free(&g->index[1]);
+	gws_bytes_free(&g->split_fmt);
+	gws_bytes_free(&g->split_tags);
+	free(g->tag_keys);
+	free(g->tag_vals);
 	free_blocks(&g->blocks[0]);
 	free_blocks(&g->blocks[1]);
 	free(g->dirty);
@@ -391,6 +395,168 @@ int gws_group_poll_indexed(gws_group *g, const uint8_t **out_buf, size_t *out_le
 	return GWS_OK;
 }
 
+static size_t tag_slot(uint32_t serial, size_t cap)
+{
+	return (size_t)(serial * 2654435761u) & (cap - 1);
+}
+
+static int32_t tag_get(const gws_group *g, uint32_t serial)
+{
+	size_t i;
+
+	if (!g->tag_count)
+		return 0;
+	for (i = tag_slot(serial, g->tag_cap); g->tag_keys[i]; i = (i + 1) & (g->tag_cap - 1))
+		if (g->tag_keys[i] == serial)
+			return g->tag_vals[i];
+	return 0;
+}
+
+static void tag_remove(gws_group *g, uint32_t serial)
+{
+	size_t mask = g->tag_cap - 1, i, j;
+
+	if (!g->tag_count)
+		return;
+	for (i = tag_slot(serial, g->tag_cap); g->tag_keys[i]; i = (i + 1) & mask)
+		if (g->tag_keys[i] == serial)
+			break;
+	if (!g->tag_keys[i])
+		return;
+	g->tag_keys[i] = 0;
+	g->tag_count--;
+	/* backward-shift deletion: re-place the rest of the probe run */
+	for (j = (i + 1) & mask; g->tag_keys[j]; j = (j + 1) & mask) {
+		uint32_t k = g->tag_keys[j];
+		int32_t v = g->tag_vals[j];
+		size_t h;
+
+		g->tag_keys[j] = 0;
+		for (h = tag_slot(k, g->tag_cap); g->tag_keys[h]; h = (h + 1) & mask)
+			;
+		g->tag_keys[h] = k;
+		g->tag_vals[h] = v;
+	}
+}
+
+static int tag_put(gws_group *g, uint32_t serial, int32_t tag)
+{
+	size_t i, mask;
+
+	if ((g->tag_count + 1) * 2 > g->tag_cap) {
+		size_t cap = g->tag_cap ? g->tag_cap * 2 : 64, n;
+		uint32_t *keys = calloc(cap, sizeof(*keys));
+		int32_t *vals = calloc(cap, sizeof(*vals));
+
+		if (!keys || !vals) {
+			free(keys);
+			free(vals);
+			return GWS_ERR_OUT_OF_MEMORY;
+		}
+		for (n = 0; n < g->tag_cap; n++) {
+			if (!g->tag_keys[n])
+				continue;
+			for (i = tag_slot(g->tag_keys[n], cap); keys[i]; i = (i + 1) & (cap - 1))
+				;
+			keys[i] = g->tag_keys[n];
+			vals[i] = g->tag_vals[n];
+		}
+		free(g->tag_keys);
+		free(g->tag_vals);
+		g->tag_keys = keys;
+		g->tag_vals = vals;
+		g->tag_cap = cap;
+	}
+	mask = g->tag_cap - 1;
+	for (i = tag_slot(serial, g->tag_cap); g->tag_keys[i]; i = (i + 1) & mask)
+		if (g->tag_keys[i] == serial) {
+			g->tag_vals[i] = tag;
+			return GWS_OK;
+		}
+	g->tag_keys[i] = serial;
+	g->tag_vals[i] = tag;
+	g->tag_count++;
+	return GWS_OK;
+}
+
+int gws_group_set_tag(gws_group *g, uint32_t serial, int32_t tag)
+{
+	if (!serial)
+		return GWS_ERR_INVALID_PARAMETER;
+	if (!tag) {
+		tag_remove(g, serial);
+		return GWS_OK;
+	}
+	return tag_put(g, serial, tag);
+}
+
+/* Appends the decimal digits of v. */
+static char *put_uint(char *p, uint32_t v)
+{
+	char tmp[10];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+int gws_group_poll_split(gws_group *g, const uint8_t **out_buf, size_t *out_len,
+                         const uint32_t **out_index, size_t *out_nmsgs, size_t *out_nother,
+                         const char **out_fmt, size_t *out_fmt_len, size_t *out_nempty,
+                         const int32_t **out_tags, size_t *out_nuntagged)
+{
+	gws_bytes *f = &g->split_fmt, *t = &g->split_tags;
+	size_t i, n, nempty = 0, nuntagged = 0;
+	uint32_t prev = 0;
+	const uint32_t *ix;
+	int32_t *tags;
+	char *p;
+	int r = gws_group_poll_indexed(g, out_buf, out_len, out_index, out_nmsgs, out_nother);
+
+	*out_fmt = NULL;
+	*out_fmt_len = 0;
+	*out_nempty = 0;
+	*out_tags = NULL;
+	*out_nuntagged = 0;
+	n = *out_nmsgs;
+	if (r != GWS_OK || !n)
+		return r;
+	/* per message at most "4294967295x4294967295s": 22 bytes, plus "=" */
+	f->len = t->len = 0;
+	if (gws_bytes_reserve(f, 1 + 22 * n) || gws_bytes_reserve(t, n * sizeof(int32_t)))
+		return GWS_ERR_OUT_OF_MEMORY;
+	ix = *out_index;
+	p = (char *)f->data;
+	tags = (int32_t *)t->data;
+	*p++ = '=';
+	for (i = 0; i < n; i++, ix += 3) {
+		if (ix[1] != prev) {
+			p = put_uint(p, ix[1] - prev);
+			*p++ = 'x';
+		}
+		p = put_uint(p, ix[2] - ix[1]);
+		*p++ = 's';
+		if (ix[2] == ix[1])
+			nempty++;
+		prev = ix[2];
+		tags[i] = tag_get(g, ix[0]);
+		if (!tags[i])
+			nuntagged++;
+	}
+	f->len = (size_t)(p - (char *)f->data);
+	*out_fmt = (const char *)f->data;
+	*out_fmt_len = f->len;
+	*out_nempty = nempty;
+	*out_tags = tags;
+	*out_nuntagged = nuntagged;
+	return GWS_OK;
+}
+
 int64_t gws_group_broadcast(gws_group *g, const char *data, size_t len, int text,
                             const gws_conn *exclude)
 {
@@ -422,4 +588,45 @@ int64_t gws_group_broadcast(gws_group *g, const char *data, size_t len, int text
 	gws_ctx_unlock(ctx);
 	gws_msg_unref(m);
 	return n;
+}
+
+int64_t gws_group_broadcast_many(gws_group *g, const char *data, const size_t *lens,
+                                 size_t n, int text, const gws_conn *exclude)
+{
+	gws_context *ctx = g->ctx;
+	struct gws_conn *c;
+	int64_t nconns = 0;
+	size_t count, bytes, i;
+	gws_msg **ms = gws_msgs_new(data, lens, n, text, &count, &bytes);
+
+	if (!ms)
+		return -1;
+	if (!count) {
+		gws_msgs_free(ms, 0);
+		return 0;
+	}
+	gws_ctx_lock(ctx);
+	for (c = g->members; c; c = c->mnext) {
+		if (c == exclude || c->state != GWS_STATE_OPEN || c->close_requested)
+			continue;
+		if (!gws_conn_tx_room_many_locked(c, count, bytes)) {
+			if (!c->tx_full_logged) {
+				c->tx_full_logged = true;
+				gws_emit_log_locked(g, c->serial, 40,
+					"Send failed on connection %u: outbound queue full (ERR_OUT_OF_MEMORY); "
+					"further drops are not logged until it drains", c->serial);
+			}
+			continue;
+		}
+		if (gws_conn_enqueue_many_locked(c, ms, count, false) == GWS_OK)
+			nconns++;
+	}
+	/* Each queue's references, added once per message while the lock still
+	 * keeps every other thread away from these queues. */
+	if (nconns)
+		for (i = 0; i < count; i++)
+			atomic_fetch_add(&ms[i]->refs, (int)nconns);
+	gws_ctx_unlock(ctx);
+	gws_msgs_free(ms, count);
+	return nconns;
 }

@@ -177,6 +177,23 @@ int gws_group_poll(gws_group *g, const uint8_t **out_buf, size_t *out_len);
 int gws_group_poll_indexed(gws_group *g, const uint8_t **out_buf, size_t *out_len,
                            const uint32_t **out_index, size_t *out_nmsgs,
                            size_t *out_nother);
+/* gws_group_poll_indexed(), plus a Python struct format that unpacks the
+ * payloads of the indexed messages, in order, from the buffer: "=" then, per
+ * message, "<gap>x<len>s" ("<gap>x" left out when 0), gap being the bytes
+ * since the previous message's end.  *out_nempty: how many of them are empty.
+ * *out_tags: per indexed message, the tag its connection's serial has
+ * (gws_group_set_tag()), 0 for none; *out_nuntagged: how many have none.
+ * The format (not NUL-terminated; NULL when there is no message) and the tags
+ * stay valid until the next poll of the group; the caller polls from one
+ * thread. */
+int gws_group_poll_split(gws_group *g, const uint8_t **out_buf, size_t *out_len,
+                         const uint32_t **out_index, size_t *out_nmsgs, size_t *out_nother,
+                         const char **out_fmt, size_t *out_fmt_len, size_t *out_nempty,
+                         const int32_t **out_tags, size_t *out_nuntagged);
+/* Names a connection of the group by a caller's number (tag != 0; 0 removes
+ * it), reported by gws_group_poll_split().  A table of the caller's: set,
+ * removed and read only by the thread that polls the group. */
+int gws_group_set_tag(gws_group *g, uint32_t serial, int32_t tag);
 /* A word that is nonzero while the group has undrained events, readable
  * without a call or a lock (an idle poll then costs one memory read).  A
  * zero read may miss an event being queued at that moment, which the next
@@ -188,6 +205,13 @@ const volatile uint32_t *gws_group_events_flag(const gws_group *g);
  * the number of connections it was queued for, or -1 on allocation failure. */
 int64_t gws_group_broadcast(gws_group *g, const char *data, size_t len, int text,
                             const gws_conn *exclude);
+/* gws_group_broadcast() of n messages at once (one lock): message i is the
+ * lens[i] bytes that follow messages 0..i-1 in `data`.  A member gets all n or,
+ * if its queue has no room for all of them, none (logged once per overflow
+ * episode, as for gws_group_broadcast()).  Returns the number of connections
+ * the messages were queued for, or -1 on allocation failure. */
+int64_t gws_group_broadcast_many(gws_group *g, const char *data, const size_t *lens,
+                                 size_t n, int text, const gws_conn *exclude);
 
 /* ---- connections --------------------------------------------------------- */
 
@@ -201,6 +225,14 @@ uint32_t gws_conn_serial(const gws_conn *c);
 int gws_conn_state(const gws_conn *c);
 /* GWS_OK, GWS_FAILED (not open), GWS_ERR_OUT_OF_MEMORY (limits reached). */
 int gws_conn_send(gws_conn *c, const char *data, size_t len, int text);
+/* n messages at once, all or nothing, under one lock: message i is the lens[i]
+ * bytes that follow messages 0..i-1 in `data` (empty messages are skipped).
+ * GWS_OK: all queued, in order; GWS_FAILED (not open) or GWS_ERR_OUT_OF_MEMORY
+ * (the queue has no room for all of them within max_queued_packets and
+ * outbound_buffer_size, or allocation failed): none queued.  Never writes to
+ * the socket itself (no direct send): the service thread (or the next service
+ * step of a no-thread context) writes the batch. */
+int gws_conn_send_many(gws_conn *c, const char *data, const size_t *lens, size_t n, int text);
 /* code < 0: drop TCP at once, no close frame.  Otherwise send a close frame
  * with code and reason after the queued messages and wait for the reply. */
 int gws_conn_close(gws_conn *c, int code, const char *reason, size_t reason_len);

@@ -146,6 +146,11 @@ struct gws_group {
 	gws_bytes events[2];            /* [L] events[cur] is filled by the core */
 	gws_bytes index[2];             /* [L] message index of events[i] */
 	size_t nother[2];               /* [L] events[i]: events other than messages */
+	gws_bytes split_fmt;            /* gws_group_poll_split(): the caller's thread only */
+	gws_bytes split_tags;           /* its tags of the indexed messages (int32) */
+	uint32_t *tag_keys;             /* serial -> tag (gws_group_set_tag()), open */
+	int32_t *tag_vals;              /* addressing; key 0 = empty; caller's thread */
+	size_t tag_cap, tag_count;
 	/* [L] blocks[i]: the (pointer, capacity) pairs of the message payloads
 	 * that GWS_EV_MESSAGE_REF events of events[i] point into; they live as
 	 * long as that buffer (freed when it is reused or the group goes). */
@@ -312,8 +317,21 @@ void gws_conn_report_closed_locked(struct gws_conn *c, int code,
 void gws_conn_clear_tx_locked(struct gws_conn *c);
 /* Whether the outbound limits (Godot's, spec 4.5) admit len more bytes. */
 bool gws_conn_tx_room_locked(const struct gws_conn *c, size_t len);
+/* Room for `count` more messages of `bytes` bytes in all. */
+bool gws_conn_tx_room_many_locked(const struct gws_conn *c, size_t count, size_t bytes);
+/* The non-empty messages of a batch (gws_conn_send_many()), copied: *out_count
+ * of them, *out_bytes bytes in all; NULL on allocation failure.  Release with
+ * gws_msgs_free(). */
+gws_msg **gws_msgs_new(const char *data, const size_t *lens, size_t n, int text,
+                       size_t *out_count, size_t *out_bytes);
+void gws_msgs_free(gws_msg **ms, size_t count);
 /* Queues m (taking a reference) and schedules a write.  Lock held. */
 int gws_conn_enqueue_locked(struct gws_conn *c, gws_msg *m);
+/* Appends count messages in order, all or nothing (GWS_ERR_OUT_OF_MEMORY when
+ * the queue cannot grow); the caller checked the limits.  With !add_refs the
+ * caller adds the references itself before it unlocks (a broadcast adds each
+ * message's references once, for every connection). */
+int gws_conn_enqueue_many_locked(struct gws_conn *c, gws_msg **ms, size_t count, bool add_refs);
 /* Has the service thread write c's queue on its next turn.  Lock held. */
 void gws_conn_want_write_locked(struct gws_conn *c);
 void gws_conn_credit_rx_locked(struct gws_conn *c, uint64_t msgs, uint64_t bytes);

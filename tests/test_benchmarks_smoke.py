@@ -60,6 +60,25 @@ def test_run_quick(tmp_path: Path) -> None:
     assert "no-thread context" in text
 
 
+def test_run_quick_batch_peers(tmp_path: Path) -> None:
+    """The batch peers (get_packets()/put_packets()) run W2 only, both clients."""
+    out = tmp_path / "run.json"
+    p = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--quick", "--reps", "1", "--workloads",
+         "W1,W2", "--peers", "ours-batch,ours-nt-batch", "--w2-conns", "1,10",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    records = json.loads(out.read_text())["records"]
+    assert {r["workload"] for r in records} == {"W2"}
+    got = {(r["peer"], r["variant"]) for r in records if r["ok"]}
+    assert got == {(peer, v) for peer in ("ours-batch", "ours-nt-batch")
+                   for v in ("C=1", "C=10", "own-client C=1", "own-client C=10")}, records
+    for r in records:
+        assert r["metrics"]["messages"] > 0 and r["metrics"]["msgs_per_s"] > 0
+
+
 def test_micro_quick(tmp_path: Path) -> None:
     out = tmp_path / "micro.json"
     p = subprocess.run(
@@ -69,5 +88,6 @@ def test_micro_quick(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     summary = json.loads(out.read_text())["summary"]
     for key in ("idle_poll_server_1", "get_packet", "put_packet_one_peer",
-                "put_packet_broadcast_100"):
+                "put_packet_broadcast_100", "get_packets", "get_packets_with_peers",
+                "put_packets_one_peer", "put_packets_broadcast_100"):
         assert summary[key]["median"] > 0

@@ -23,6 +23,10 @@ a server (common.ServerProc).
 Client settings mirror the servers': no compression, no size limit that a
 1 MiB message would hit, no pings.
 
+``--peer ours-batch`` / ``ours-nt-batch`` (fan-in only) send each burst with one
+``put_packets()`` call, the package's batch extension, instead of a put_packet()
+per message.
+
 ``--peer ours-nt`` runs the ours client code on a no-thread context
 (``Context(threaded=False)``): every I/O step, sends included, happens inside
 ``poll()`` on this thread, so the loops below poll after each send or burst.
@@ -59,10 +63,14 @@ def result(lat: list[int], elapsed_ns: int) -> dict:
     }
 
 
+OURS = ("ours", "ours-nt", "ours-batch", "ours-nt-batch")
+
+
 def ours_context(peer: str) -> Any:
-    """The context our peers use: None (the process-wide threaded one) for "ours",
-    a no-thread ``Context(threaded=False)`` for "ours-nt"."""
-    if peer == "ours-nt":
+    """The context our peers use: None (the process-wide threaded one) for "ours"
+    and "ours-batch", a no-thread ``Context(threaded=False)`` for "ours-nt" and
+    "ours-nt-batch"."""
+    if peer.startswith("ours-nt"):
         from godot_websocket import Context
 
         return Context(threaded=False)
@@ -235,12 +243,14 @@ def fanin_result(t_start: int, t_end: int, conns: int, per_conn: int, **extra: A
 
 
 def fanin_ours(url: str, conns: int, per_conn: int, size: int, ctl: Control,
-               outbound: int, max_queued: int, ctx: Any = None) -> None:
+               outbound: int, max_queued: int, ctx: Any = None, batch: bool = False) -> None:
     """WebSocketPeer per connection, as a Godot client would: put_packet() in a loop,
     poll() every peer after each burst.  A full outbound queue (ERR_OUT_OF_MEMORY)
     is waited out: poll, yield, retry the same message (counted, never dropped).
     All peers share ``ctx`` (None: the threaded default); with a no-thread context
-    the poll() after each burst is what writes it out."""
+    the poll() after each burst is what writes it out.  ``batch`` ("ours-batch",
+    "ours-nt-batch"): each burst is one put_packets() call (the package's batch
+    extension; all or nothing, so a refused burst is retried whole)."""
     from godot_websocket import Error, WebSocketPeer
 
     # the peer logs every refused send; a refusal is expected here and retried
@@ -281,6 +291,8 @@ def fanin_ours(url: str, conns: int, per_conn: int, size: int, ctl: Control,
             ws.poll()
 
     payload = bytes(size)
+    # the lists a batch burst sends: BURST payloads, and the shorter last one
+    bursts = {n: [payload] * n for n in {BURST, per_conn % BURST or BURST}}
     ok, full = Error.OK, Error.ERR_OUT_OF_MEMORY
     yield_ = os.sched_yield
     left = [per_conn] * conns
@@ -295,10 +307,19 @@ def fanin_ours(url: str, conns: int, per_conn: int, size: int, ctl: Control,
             k = left[i]
             if not k:
                 continue
-            put = ws.put_packet
             n = min(BURST, k)
             sent = 0
-            while sent < n:
+            if batch:
+                r = ws.put_packets(bursts[n])
+                if r is ok:
+                    sent = n
+                elif r == full:
+                    retries += 1
+                else:
+                    raise SystemExit(f"ours: put_packets: {r!r} "
+                                     f"(state {ws.get_ready_state()!r})")
+            put = ws.put_packet
+            while not batch and sent < n:
                 r = put(payload)
                 if r is not ok:
                     if r == full:
@@ -439,9 +460,9 @@ async def fanin_aiohttp(url: str, conns: int, per_conn: int, size: int, ctl: Con
 def fanin(a: argparse.Namespace, url: str) -> None:
     per_conn = max(1, a.total // a.conns)
     ctl = Control()
-    if a.peer in ("ours", "ours-nt"):
+    if a.peer in OURS:
         fanin_ours(url, a.conns, per_conn, a.size, ctl, a.outbound, a.max_queued,
-                   ours_context(a.peer))
+                   ours_context(a.peer), batch=a.peer.endswith("-batch"))
     elif a.peer == "picows":
         asyncio.run(fanin_picows(url, a.conns, per_conn, a.size, ctl))
     elif a.peer == "websockets":
@@ -472,7 +493,7 @@ def main() -> None:
         fanin(a, url)
         sys.stdout.flush()
         os._exit(0)  # no closing handshakes: the driver stops the server next
-    if a.peer in ("ours", "ours-nt"):
+    if a.peer in OURS:
         out = run_ours(url, a.size, a.n, a.warmup, ours_context(a.peer))
     elif a.peer == "picows":
         out = asyncio.run(run_picows(url, a.size, a.n, max(1, a.warmup)))

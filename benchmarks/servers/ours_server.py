@@ -10,6 +10,10 @@ Settings (documented in docs/performance.md): inbound_buffer_size 16 MiB (W4's
 queues K messages per peer at once), no TLS, binary frames (the package never
 negotiates compression).
 
+``--batch`` drains with ``get_packets()`` (all packets of a poll as one list, the
+package's batch extension) in the counting (sink) mode instead of one
+``get_packet()`` call per packet: the "ours-batch" benchmark peers (W2 only).
+
 ``--idle`` is what the loop does when a poll found nothing:
   yield     os.sched_yield() and poll again (lowest latency, burns a core)
   sleep:S   time.sleep(S)
@@ -36,6 +40,8 @@ def main() -> None:
     ap.add_argument("--max-queued", type=int, default=1 << 17)
     ap.add_argument("--context", choices=["thread", "nothread"], default="thread",
                     help="nothread: a Context(threaded=False), I/O inside poll()")
+    ap.add_argument("--batch", action="store_true",
+                    help="drain with get_packets() (the batch extension)")
     a = _srv.start(ap)
 
     mp = WebSocketMultiplayerPeer(
@@ -64,6 +70,8 @@ def main() -> None:
     get_peer = mp.get_packet_peer
     set_target = mp.set_target_peer
     put = mp.put_packet
+    get_all = mp.get_packets
+    batch = a.batch
 
     count = 0
     expect = 0
@@ -73,17 +81,21 @@ def main() -> None:
 
     while True:
         poll()
-        n = avail()
-        if n:
-            if echo:
-                for _ in range(n):
-                    set_target(get_peer())
-                    put(get())
+        if echo:
+            n = avail()
+            for _ in range(n):
+                set_target(get_peer())
+                put(get())
+        else:
+            if batch:
+                n = len(get_all())  # every packet of this poll, one call
             else:
-                if not count:
-                    t_first = now_ns()
+                n = avail()
                 for _ in range(n):
                     get()
+            if n:
+                if not count:
+                    t_first = now_ns()
                 count += n
                 if expect and count >= expect:
                     _srv.say("DONE", count, t_first, now_ns())

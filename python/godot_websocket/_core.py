@@ -166,6 +166,11 @@ class Group:
         self._index = ffi.new("const uint32_t **")
         self._nmsgs = ffi.new("size_t *")
         self._nother = ffi.new("size_t *")
+        self._fmt = ffi.new("const char **")
+        self._fmt_len = ffi.new("size_t *")
+        self._nempty = ffi.new("size_t *")
+        self._tags = ffi.new("const int32_t **")
+        self._nuntagged = ffi.new("size_t *")
         #: Nonzero while the core holds undrained events (read as ``flag[0]``, no
         #: call, no lock); only meaningful when :attr:`threaded`.
         self.flag: Any = lib.gws_group_events_flag(self.ptr)
@@ -203,6 +208,40 @@ class Group:
         nm = self._nmsgs[0]
         index = memoryview(ffi.buffer(self._index[0], nm * 12)[:]).cast("I") if nm else None
         return buf, index, self._nother[0]
+
+    def drain_split(self) -> tuple[Any, memoryview | None, int, bytes, int, memoryview | None,
+                                   int]:
+        """Like :meth:`drain_indexed`, without copying: ``(raw, index, others, fmt,
+        nempty, tags, nuntagged)``.
+
+        ``raw`` is the core's buffer itself (a cffi buffer, ``None`` when empty) and
+        ``index`` a ``uint32`` view of the core's message index (``None`` without
+        messages): both valid only until this group's next drain, so a caller uses
+        them at once (``raw[:]`` copies).  ``fmt`` is a :mod:`struct` format that
+        unpacks every indexed message's payload from ``raw``, in order, in one call;
+        ``nempty`` how many of them are empty.  ``tags`` an ``int32`` view of each
+        indexed message's connection tag (:meth:`set_tag`; 0: none), ``nuntagged``
+        how many have none.
+        """
+        lib.gws_group_poll_split(self.ptr, self._buf, self._len, self._index,
+                                 self._nmsgs, self._nother, self._fmt, self._fmt_len,
+                                 self._nempty, self._tags, self._nuntagged)
+        n = self._len[0]
+        if not n:
+            return None, None, 0, b"", 0, None, 0
+        raw = ffi.buffer(self._buf[0], n)
+        nm = self._nmsgs[0]
+        if not nm:
+            return raw, None, self._nother[0], b"", 0, None, 0
+        index = memoryview(ffi.buffer(self._index[0], nm * 12)).cast("I")
+        tags = memoryview(ffi.buffer(self._tags[0], nm * 4)).cast("i")
+        return (raw, index, self._nother[0], _unpack(self._fmt[0], self._fmt_len[0]),
+                self._nempty[0], tags, self._nuntagged[0])
+
+    def set_tag(self, serial: int, tag: int) -> None:
+        """Name connection ``serial`` by ``tag`` (an int32 other than 0) in
+        :meth:`drain_split`'s tags; ``tag`` 0 forgets it."""
+        lib.gws_group_set_tag(self.ptr, serial, tag)
 
     def poll(self) -> Iterator[tuple[int, int, int, bytes]]:
         """Drain every queued event (one FFI call), yielding them in order.

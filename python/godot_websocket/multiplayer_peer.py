@@ -6,7 +6,8 @@ import enum
 import secrets
 from typing import Any, Callable
 
-from .packet_peer import PacketPeer
+from .error import Error
+from .packet_peer import PacketPeer, _max_count
 from .signal import Signal
 
 __all__ = ["MultiplayerPeer"]
@@ -108,6 +109,32 @@ class MultiplayerPeer(PacketPeer):
     def get_packet_peer(self) -> int:
         """Sender id of the next packet."""
         raise NotImplementedError
+
+    def get_packets_with_peers(self, max_count: int = -1) -> tuple[list[bytes], list[int]]:
+        """Pop up to ``max_count`` packets (every available one if negative) and their
+        senders: ``(packets, peers)``, two lists in step.
+
+        Not in Godot (see docs/differences.md): ``peers[i]`` is what
+        :meth:`get_packet_peer` returned just before the :meth:`get_packet` call that
+        would have returned ``packets[i]``; same packets, same order.  Iterate with
+        ``for data, peer_id in zip(packets, peers)``.  :meth:`get_packet_error` as
+        after :meth:`get_packets`.
+        """
+        n = _max_count(max_count, self.get_available_packet_count())
+        out: list[bytes] = []
+        ids: list[int] = []
+        err = Error.OK
+        get = self._get_packet
+        peer = self.get_packet_peer
+        for _ in range(n):
+            pid = peer()
+            err, data = get()
+            if err is not Error.OK:
+                break
+            out.append(data)
+            ids.append(pid)
+        self._last_get_error = err
+        return out, ids
 
     def get_packet_channel(self) -> int:
         """Channel of the next packet."""

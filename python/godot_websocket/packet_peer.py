@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from array import array
+from collections.abc import Iterable
+from typing import Any, Union
 
 from .error import Error
 
@@ -28,6 +30,56 @@ def _as_bytes(buffer: Any, what: str) -> bytes | memoryview:
         raise TypeError(
             f"{what} expects bytes (a PackedByteArray), not {type(buffer).__name__}"
         ) from None
+
+
+#: What :meth:`PacketPeer.put_packets` accepts as one packet.
+Packet = Union[bytes, bytearray, memoryview]
+
+_SIZE_T = "Q" if array("Q").itemsize == 8 else "L"
+
+
+def _max_count(max_count: Any, available: int) -> int:
+    """How many packets a get_packets(max_count) call takes out of ``available``."""
+    if isinstance(max_count, bool) or not isinstance(max_count, int):
+        raise TypeError(
+            f"get_packets() max_count must be an int, not {type(max_count).__name__}")
+    return available if max_count < 0 or max_count > available else max_count
+
+
+def _packet_list(packets: Any, what: str) -> list[Any]:
+    """The packets of a put_packets() call as a list, their container type-checked."""
+    if type(packets) is list:
+        return packets
+    if isinstance(packets, (str, bytes, bytearray, memoryview)) or not isinstance(
+            packets, Iterable):
+        raise TypeError(
+            f"{what} expects a list of packets (bytes-like objects), "
+            f"not {type(packets).__name__}")
+    return list(packets)
+
+
+def _checked_packets(packets: list[Any], what: str) -> list[bytes | memoryview]:
+    """Every packet as bytes/bytearray or a byte-format memoryview; TypeError naming
+    the first one that is not a bytes-like object."""
+    return [_as_bytes(p, f"{what} item {i}") for i, p in enumerate(packets)]
+
+
+def _join_packets(packets: Any, what: str) -> tuple[bytes, array[int]]:
+    """A put_packets() batch as the core takes it: every payload concatenated, and
+    the lengths (``size_t``).  One ``bytes.join`` and one array: no per-packet call."""
+    items = _packet_list(packets, what)
+    try:
+        data = b"".join(items)
+    except TypeError:
+        _checked_packets(items, what)  # raises, naming the offending item
+        raise
+    lens = array(_SIZE_T, map(len, items))
+    if sum(lens) != len(data):
+        # a memoryview whose items are wider than a byte: len() counts items
+        items = _checked_packets(items, what)
+        data = b"".join(items)
+        lens = array(_SIZE_T, map(len, items))
+    return data, lens
 
 
 class PacketPeer:
@@ -67,6 +119,47 @@ class PacketPeer:
         err, data = self._get_packet()
         self._last_get_error = err
         return data if err is _OK else b""
+
+    def get_packets(self, max_count: int = -1) -> list[bytes]:
+        """Pop up to ``max_count`` packets at once (every available one if negative).
+
+        Not in Godot (an addition of this package, see docs/differences.md): the
+        same packets, in the same order, as that many :meth:`get_packet` calls,
+        without a Python call per packet.  Nothing available gives ``[]`` (no
+        log line).  :meth:`get_packet_error` is then ``OK``, or the error that
+        stopped the batch (the packets before it are returned).
+        """
+        n = _max_count(max_count, self.get_available_packet_count())
+        out: list[bytes] = []
+        err = _OK
+        get = self._get_packet
+        for _ in range(n):
+            err, data = get()
+            if err is not _OK:
+                break
+            out.append(data)
+        self._last_get_error = err
+        return out
+
+    def put_packets(self, packets: Iterable[Packet]) -> Error:
+        """Send several packets, in order, as that many :meth:`put_packet` calls would.
+
+        Not in Godot (an addition of this package, see docs/differences.md).
+        ``packets`` is a list (or any iterable but ``str``/bytes-like) of bytes-like
+        objects; anything else raises ``TypeError`` before a packet is sent.  Empty
+        packets send nothing, as in :meth:`put_packet`.  Subclasses in this package
+        queue the whole batch in one call to the core, all or nothing; this generic
+        version sends packet by packet and stops at the first error (the packets
+        before it stay sent).
+        """
+        items = _checked_packets(_packet_list(packets, "put_packets()"), "put_packets()")
+        put = self._put_packet
+        for data in items:
+            if len(data):
+                err = put(data)
+                if err != _OK:
+                    return err
+        return _OK
 
     def get_packet_error(self) -> Error:
         """The ``Error`` of the last :meth:`get_packet` call."""

@@ -16,7 +16,8 @@ import logging
 import struct
 import time
 from collections import deque
-from typing import Any, cast
+from collections.abc import Iterable
+from typing import Any
 
 from . import _core
 from ._core import (
@@ -37,6 +38,7 @@ from ._core import (
 )
 from .error import Error
 from .multiplayer_peer import MultiplayerPeer, _ConnectionStatus, _TransferMode
+from .packet_peer import Packet, _join_packets, _max_count
 from .tls import TLSOptions
 from .websocket_peer import WebSocketPeer, _State, _string_list, _TLSArgs
 
@@ -44,6 +46,7 @@ __all__ = ["WebSocketMultiplayerPeer"]
 
 _logger = logging.getLogger("godot_websocket")
 _ID = struct.Struct("<i")
+_Struct = struct.Struct
 _PROTO_SIZE = 9  # the 3.x header size Godot still subtracts in get_max_packet_size()
 # Hot paths compare enum members by identity (attribute lookups on enums are slow).
 _OK = Error.OK
@@ -348,23 +351,25 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
             self._poll_client()
 
     def _poll_server(self) -> None:
-        assert self._group is not None
-        buf, index, others = self._group.drain_indexed()
-        if not buf and not self._pending and not self._watch:
+        group = self._group
+        assert group is not None
+        raw, index, others, fmt, nempty, tags, nuntagged = group.drain_split()
+        if raw is None and not self._pending and not self._watch:
             return  # idle: nothing arrived, nothing can time out or be gone
         by_serial = self._by_serial
         peers = self._peers
-        if index is not None and not others and not self._pending and (
-                not self._watch or self._watched_all_open()):
-            # Only messages, from peers that are all OPEN (nothing else happened
-            # since the last poll): hand them on in bulk, no header parsed in Python.
-            pids = list(map(by_serial.get, index[0::3]))
-            if None not in pids:
-                packets = list(map(buf.__getitem__, map(slice, index[1::3], index[2::3])))
-                if b"" not in packets:
-                    self._fifo_ids.extend(cast("list[int]", pids))
-                    self._fifo.extend(packets)
-                    return
+        if index is not None and not others and not nempty and not nuntagged \
+                and not self._pending and (not self._watch or self._watched_all_open()):
+            # Only non-empty messages, from peers that are all OPEN (nothing else
+            # happened since the last poll): hand them on in bulk, no header parsed
+            # in Python.  The core names each sender by its peer id (the tag set in
+            # _on_open(), removed when the peer goes) and gives a struct format that
+            # cuts every payload out of its buffer in one call.
+            assert tags is not None
+            self._fifo_ids.extend(tags.tolist())
+            self._fifo.extend(_Struct(fmt).unpack_from(raw))
+            return
+        buf = raw[:] if raw is not None else b""
         # The general loop: parsed inline (no generator), messages first.
         now = _now_ms()
         timeout = self._handshake_timeout_ms
@@ -450,6 +455,7 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
             peers.pop(pid, None)
             self._watch.discard(pid)
             self._by_serial.pop(ws._serial, None)
+            group.set_tag(ws._serial, 0)
             ws._drop_conn()
 
     def _watched_all_open(self) -> bool:
@@ -495,6 +501,8 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
             return
         self._peers[pid] = ws
         lib.gws_conn_set_member(ws._conn, 1)
+        assert self._group is not None
+        self._group.set_tag(serial, pid)  # the sender id of its messages in poll()
         self.peer_connected.emit(pid)
 
     def _poll_client(self) -> None:
@@ -602,6 +610,54 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
                     return _OK if server else err  # as _put_packet()
         return super().put_packet(buffer)
 
+    def put_packets(self, packets: Iterable[Packet]) -> Error:
+        """Send several packets, in order, to the current target, with one call into
+        the core (a broadcast: one call for every peer; the payloads are shared).
+
+        Not in Godot (see docs/differences.md).  Same target and return values as
+        :meth:`put_packet`: ``ERR_UNCONFIGURED`` when not connected,
+        ``ERR_INVALID_PARAMETER`` for an unknown target peer; a client returns its
+        connection's result.  Each connection takes the batch all or nothing: when
+        its queue has no room for every packet (``max_queued_packets``,
+        ``outbound_buffer_size``) it gets none (logged).  A server returns ``OK`` then,
+        as its :meth:`put_packet` does; ``get_peer(id).put_packets(...)`` returns that
+        connection's error.  Empty packets send nothing; ``TypeError`` if ``packets``
+        is not a list (or iterable) of bytes-like objects.  A subclass that overrides
+        ``_put_packet`` gets one call per packet, stopping at the first error.
+        """
+        if not self._inline_put:
+            return super().put_packets(packets)
+        data, lens = _join_packets(packets, "put_packets()")
+        if self._status is not _CONNECTED:
+            _logger.error("put_packets: not connected")
+            return Error.ERR_UNCONFIGURED
+        if not self._server:
+            ws = self._peers.get(1)
+            if ws is None:
+                return Error.ERR_UNCONFIGURED
+            return ws._send_many(data, lens, False)
+        target = self._target_peer
+        if target > 0:
+            ws = self._peers.get(target)
+            if ws is None:
+                _logger.error("Peer not found: %d", target)
+                return Error.ERR_INVALID_PARAMETER
+            ws._send_many(data, lens, False)
+            return _OK
+        if not lens:
+            return _OK
+        assert self._group is not None
+        exclude: Any = ffi.NULL
+        if target < 0:
+            excluded = self._peers.get(-target)
+            if excluded is not None and excluded._conn is not None:
+                exclude = excluded._conn
+        if lib.gws_group_broadcast_many(self._group.ptr, data,
+                                        ffi.from_buffer("size_t[]", lens), len(lens),
+                                        0, exclude) < 0:
+            _logger.error("put_packets: out of memory")
+        return _OK
+
     def _get_packet(self) -> tuple[Error, bytes]:
         if self._status is not _CONNECTED:
             _logger.error("get_packet: not connected")
@@ -622,6 +678,63 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
             self._fifo_ids.popleft()
             return fifo.popleft()
         return super().get_packet()
+
+    def get_packets(self, max_count: int = -1) -> list[bytes]:
+        """Pop up to ``max_count`` packets at once (every available one if negative).
+
+        Not in Godot (see docs/differences.md): exactly the packets that many
+        :meth:`get_packet` calls would return, in the same order (all peers
+        interleaved as they arrived), without a Python call per packet.  ``[]``
+        without a log line when none is waiting.  :meth:`get_packet_error` is ``OK``,
+        or ``ERR_UNCONFIGURED`` when not connected.  To know the senders, use
+        :meth:`get_packets_with_peers`.
+        """
+        if not self._inline_get:
+            return super().get_packets(max_count)
+        fifo = self._fifo
+        n = _max_count(max_count, len(fifo))
+        if self._status is not _CONNECTED:
+            self._last_get_error = Error.ERR_UNCONFIGURED
+            return []
+        self._last_get_error = _OK
+        if n == len(fifo):
+            out = list(fifo)
+            fifo.clear()
+            self._fifo_ids.clear()
+            return out
+        pop = fifo.popleft
+        pop_id = self._fifo_ids.popleft
+        out = [pop() for _ in range(n)]
+        for _ in range(n):
+            pop_id()
+        return out
+
+    def get_packets_with_peers(self, max_count: int = -1) -> tuple[list[bytes], list[int]]:
+        """Pop up to ``max_count`` packets (every available one if negative) and their
+        senders: ``(packets, peers)``, two lists in step (no tuple per packet).
+
+        Not in Godot (see docs/differences.md): ``peers[i]`` is what
+        :meth:`get_packet_peer` returned just before the :meth:`get_packet` call that
+        would have returned ``packets[i]``.  Iterate with
+        ``for data, peer_id in zip(packets, peers)``.
+        """
+        if not self._inline_get:
+            return super().get_packets_with_peers(max_count)
+        fifo = self._fifo
+        ids = self._fifo_ids
+        n = _max_count(max_count, len(fifo))
+        if self._status is not _CONNECTED:
+            self._last_get_error = Error.ERR_UNCONFIGURED
+            return [], []
+        self._last_get_error = _OK
+        if n == len(fifo):
+            out, out_ids = list(fifo), list(ids)
+            fifo.clear()
+            ids.clear()
+            return out, out_ids
+        pop = fifo.popleft
+        pop_id = ids.popleft
+        return [pop() for _ in range(n)], [pop_id() for _ in range(n)]
 
     def get_available_packet_count(self) -> int:
         """Packets waiting to be read, from every peer."""
@@ -688,6 +801,8 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
         del self._peers[peer]
         self._watch.discard(peer)
         self._by_serial.pop(ws._serial, None)
+        if self._group is not None:
+            self._group.set_tag(ws._serial, 0)
         ws._drop_conn()
         if not self._server:
             self._clear()

@@ -5,13 +5,15 @@ from __future__ import annotations
 import enum
 import logging
 import socket
+from array import array
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 from . import _core
 from ._core import EV_CLOSED, EV_CLOSING, EV_LOG, EV_MESSAGE, EV_OPEN, Context, Group, ffi, lib
 from .error import Error
-from .packet_peer import PacketPeer, _as_bytes
+from .packet_peer import Packet, PacketPeer, _as_bytes, _join_packets, _max_count
 from .tls import TLSOptions
 from .url import URLError, parse_url
 
@@ -439,6 +441,24 @@ class WebSocketPeer(PacketPeer):
             _logger.error("send: the connection is not open")
         return Error(err)
 
+    def _send_many(self, data: bytes, lens: array[int], text: bool) -> Error:
+        """Queue a joined batch (see ``_join_packets``) in one core call, all or nothing."""
+        if not lens:
+            return _OK
+        if self._state is not _OPEN or self._conn is None:
+            _logger.error("send: the connection is not open")
+            return Error.FAILED
+        err = lib.gws_conn_send_many(self._conn, data, ffi.from_buffer("size_t[]", lens),
+                                     len(lens), 1 if text else 0)
+        if not err:
+            return _OK
+        if err == 6:
+            _logger.error("send: outbound buffer full (ERR_OUT_OF_MEMORY), batch of %d "
+                          "packets not queued", len(lens))
+        else:
+            _logger.error("send: the connection is not open")
+        return Error(err)
+
     def send(
         self,
         message: bytes | bytearray | memoryview,
@@ -467,6 +487,23 @@ class WebSocketPeer(PacketPeer):
             return self._send(buffer, False)
         return super().put_packet(buffer)
 
+    def put_packets(self, packets: Iterable[Packet]) -> Error:
+        """Send several binary messages, in order, with one call into the core.
+
+        Not in Godot (see docs/differences.md).  All or nothing: ``OK`` when every
+        packet was queued; ``ERR_OUT_OF_MEMORY`` when the queue has no room for all
+        of them (``max_queued_packets`` messages, ``outbound_buffer_size`` bytes; a
+        batch larger than those limits can never be queued whole) and ``FAILED`` when
+        the connection is not open, with nothing queued.  Empty packets send nothing.
+        ``TypeError`` if ``packets`` is not a list (or iterable) of bytes-like objects.
+        A subclass that overrides ``_put_packet`` gets one call per packet instead,
+        stopping at the first error (see :meth:`PacketPeer.put_packets`).
+        """
+        if not self._inline_put:
+            return super().put_packets(packets)
+        data, lens = _join_packets(packets, "put_packets()")
+        return self._send_many(data, lens, False)
+
     # -- receiving ----------------------------------------------------------------
 
     def _get_packet(self) -> tuple[Error, bytes]:
@@ -492,6 +529,37 @@ class WebSocketPeer(PacketPeer):
             self._last_get_error = _OK
             return data
         return super().get_packet()
+
+    def get_packets(self, max_count: int = -1) -> list[bytes]:
+        """Pop up to ``max_count`` messages at once (all waiting ones if negative).
+
+        Not in Godot (see docs/differences.md): exactly what that many
+        :meth:`get_packet` calls would return, in order, for a fraction of the
+        cost; :meth:`was_string_packet` then describes the last one.  Returns
+        ``[]`` without a log line when none is waiting; :meth:`get_packet_error`
+        is ``OK``, or ``FAILED`` when the connection is not open.
+        """
+        if not self._inline_get:
+            return super().get_packets(max_count)
+        rx = self._rx
+        n = _max_count(max_count, len(rx))
+        if self._state is not _OPEN:
+            self._last_get_error = Error.FAILED
+            return []
+        self._last_get_error = _OK
+        if not n:
+            return []
+        if n == len(rx):
+            items = list(rx)
+            rx.clear()
+        else:
+            pop = rx.popleft
+            items = [pop() for _ in range(n)]
+        out = [d for d, _ in items]
+        self._was_string = items[-1][1]
+        self._consumed_msgs += n
+        self._consumed_bytes += sum(map(len, out))
+        return out
 
     def get_available_packet_count(self) -> int:
         """Whole messages waiting (0 unless OPEN)."""
