@@ -91,6 +91,16 @@ int gws_do_write(struct gws_conn *c, bool direct)
 		}
 		return -1;
 	}
+	if (c->wsc && c->wsc->await_close) {
+		/* A raw-socket connection whose close frame is out (ours, or
+		 * the server's answer to a framing error): nothing may follow
+		 * it on the wire. */
+		gws_ctx_lock(ctx);
+		gws_conn_clear_tx_locked(c);
+		c->write_requested = false;
+		gws_ctx_unlock(ctx);
+		return 0;
+	}
 	if (c->direct_rest.len) {
 		/* The end of a frame a direct send could not finish goes first
 		 * (it fits: GWS_DIRECT_MAX leaves room for a header). */
@@ -244,6 +254,7 @@ int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text)
 	/* Anything lws or the write path still holds must go out first, and
 	 * TLS belongs to lws' SSL object. */
 	if (!ok || !c->wsi || c->dropping || c->ping_due || gws_wsc_control_due(c) || c->tx_cur ||
+	    (c->wsc && c->wsc->await_close) ||
 	    c->direct_rest.len ||
 	    lws_partial_buffered(c->wsi) || lws_is_ssl(c->wsi) ||
 	    (fd = lws_get_socket_fd(c->wsi)) < 0) {
@@ -343,11 +354,18 @@ void gws_on_open(struct gws_conn *c, struct lws *wsi)
 	size_t n = 0, k;
 	const struct lws_protocols *p = lws_get_protocol(wsi);
 
-	if (c->is_client) {
-		/* kept by on_client_pre_establish(): the headers are gone now */
+	if (c->is_client || c->wsc) {
+		/* kept by on_client_pre_establish() (the headers are gone now),
+		 * wsclient.c or wsserver.c */
 		gws_ctx_lock(ctx);
 		if (c->protocols)
 			snprintf(proto, sizeof(proto), "%s", c->protocols);
+		if (!c->is_client) {
+			if (c->host_header)
+				snprintf(host, sizeof(host), "%s", c->host_header);
+			if (c->path)
+				snprintf(path, sizeof(path), "%s", c->path);
+		}
 		gws_ctx_unlock(ctx);
 	} else {
 		if (p && p->name && lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL))
@@ -820,11 +838,24 @@ int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		}
 		return 0;
 
-	/* outgoing connections on raw sockets (wsclient.c) */
+	/* connections on raw sockets: outgoing ones (wsclient.c), those of
+	 * non-TLS listeners (wsserver.c); frames in wsproto.c */
 	case LWS_CALLBACK_RAW_CONNECTED:
+		if (c && c->wsc)
+			return gws_wsc_connected(c, wsi);
+		return 0;
+
 	case LWS_CALLBACK_RAW_ADOPT:
 		if (c && c->wsc)
 			return gws_wsc_connected(c, wsi);
+		if (!c && lws_vhost_user(lws_get_vhost(wsi))) {
+			/* accepted by a listener: a connection, reading its
+			 * request (adoption does not send NEW_CLIENT_INSTANTIATED) */
+			on_server_wsi(wsi);
+			c = lws_get_opaque_user_data(wsi);
+			if (c)
+				return gws_wss_start(c, wsi);
+		}
 		return 0;
 
 	case LWS_CALLBACK_RAW_RX:

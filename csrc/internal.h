@@ -159,18 +159,23 @@ struct gws_group {
 	volatile uint32_t has_events;
 };
 
-/* A client connection on a raw lws socket (wsclient.c).  [S] */
-enum { WSC_CONNECTING, WSC_REQUEST, WSC_RESPONSE, WSC_OPEN };
+/* A connection on a raw lws socket whose WebSocket protocol is the core's:
+ * a ws:// client (wsclient.c) or a connection of a non-TLS listener
+ * (wsserver.c); frames for both in wsproto.c.  The role is !c->is_client.
+ * [S] */
+enum { WSC_CONNECTING, WSC_REQUEST, WSC_RESPONSE, WSC_OPEN, WSS_REQUEST };
 
 struct gws_wsc {
 	int phase;
 	char accept[32];               /* the Sec-WebSocket-Accept we expect */
 	gws_bytes out;                 /* the request, until it is written */
-	gws_bytes in;                  /* response head so far; later input kept
-	                                * while reading is paused */
+	gws_bytes in;                  /* response / request head so far; later
+	                                * input kept while reading is paused */
 	/* frame parser */
 	uint8_t hdr[14];
 	uint8_t hlen;                  /* header bytes gathered */
+	uint8_t checked;               /* server: header bytes checked so far */
+	bool skip;                     /* server: payload of a failed frame, skipped */
 	bool in_frame;                 /* header done, payload under way */
 	bool fin, masked;
 	uint8_t op;                    /* opcode of the current frame */
@@ -257,6 +262,7 @@ struct gws_listener {
 	bool released;                  /* [L] */
 	bool stopped;                   /* [L] the UNLISTEN command ran */
 	bool vhost_ref;                 /* [S] the vhost holds a reference */
+	bool raw;                       /* connections are raw sockets (wsserver.c) */
 };
 
 /* context.c */
@@ -349,15 +355,33 @@ void gws_on_peer_close(struct gws_conn *c, const uint8_t *in, size_t len);
 int gws_rx_data(struct gws_conn *c, struct lws *wsi, const void *in, size_t len,
                 bool final, size_t remaining, bool binary);
 
-/* wsclient.c - WebSocket client protocol on a raw lws socket.  [S] */
+/* wsclient.c - WebSocket client handshake on a raw lws socket.  [S] */
 /* Whether outgoing connections use it (GODOT_WEBSOCKET_CLIENT != "lws"). */
 bool gws_wsc_enabled(void);
 /* Sets up c->wsc (the request to send) before the raw connection is made. */
 int gws_wsc_start(struct gws_conn *c);
-void gws_wsc_free(struct gws_conn *c);
-/* LWS_CALLBACK_RAW_CONNECTED / _ADOPT, _RX, _WRITEABLE.  -1: close. */
+/* LWS_CALLBACK_RAW_CONNECTED / _ADOPT of a client.  -1: close. */
 int gws_wsc_connected(struct gws_conn *c, struct lws *wsi);
+/* Writes the request (phase WSC_REQUEST).  -1: close. */
+int gws_wsc_send_request(struct gws_conn *c, struct lws *wsi);
+/* Bytes of the response (phase WSC_RESPONSE), then of frames.  -1: close. */
+int gws_wsc_on_response(struct gws_conn *c, struct lws *wsi, uint8_t *in, size_t len);
+
+/* wsserver.c - WebSocket server handshake on a raw lws socket.  [S] */
+/* Whether non-TLS listeners use it (GODOT_WEBSOCKET_SERVER != "lws"). */
+bool gws_wss_enabled(void);
+/* LWS_CALLBACK_RAW_ADOPT of a listener's connection (c made by
+ * on_server_wsi()): sets up c->wsc to read the request.  -1: close. */
+int gws_wss_start(struct gws_conn *c, struct lws *wsi);
+/* Bytes of the request (phase WSS_REQUEST), then of frames.  -1: close. */
+int gws_wss_on_request(struct gws_conn *c, struct lws *wsi, uint8_t *in, size_t len);
+
+/* wsproto.c - frames on a raw lws socket, both roles.  [S] */
+void gws_wsc_free(struct gws_conn *c);
+/* LWS_CALLBACK_RAW_RX, _WRITEABLE of a raw-socket connection.  -1: close. */
 int gws_wsc_rx(struct gws_conn *c, struct lws *wsi, void *in, size_t len);
+/* Frames in p[0..n) (payload is unmasked in place).  -1: close. */
+int gws_wsc_parse(struct gws_conn *c, struct lws *wsi, uint8_t *p, size_t n);
 int gws_wsc_writeable(struct gws_conn *c, struct lws *wsi);
 /* Reading resumed (back-pressure over): parse what was kept. */
 void gws_wsc_resume(struct gws_conn *c);
