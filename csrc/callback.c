@@ -573,7 +573,9 @@ int gws_rx_data(struct gws_conn *c, struct lws *wsi, const void *in, size_t len,
 			gws_ctx_unlock(ctx);
 			return -1;
 		}
-		if (len)  /* (an empty fragment may come first: no buffer yet) */
+		/* (an empty fragment may come first: no buffer yet; a raw
+		 * socket may have read straight into place, gws_rx_room()) */
+		if (len && in != c->rx.data + c->rx.len)
 			memcpy(c->rx.data + c->rx.len, in, len);
 		c->rx.len += len;
 		if (!final)
@@ -623,6 +625,14 @@ int gws_rx_data(struct gws_conn *c, struct lws *wsi, const void *in, size_t len,
 		memset(&c->rx, 0, sizeof(c->rx));
 	}
 	return 0;
+}
+
+uint8_t *gws_rx_room(struct gws_conn *c, size_t *room)
+{
+	if (!c->rx_in_message || !c->rx.data || c->rx.cap <= c->rx.len)
+		return NULL;
+	*room = c->rx.cap - c->rx.len;
+	return c->rx.data + c->rx.len;
 }
 
 /* RECEIVE of lws' WebSocket roles.  Returns -1 when the connection must

@@ -354,6 +354,10 @@ void gws_on_peer_close(struct gws_conn *c, const uint8_t *in, size_t len);
  * type.  Returns -1 when the connection must be closed. */
 int gws_rx_data(struct gws_conn *c, struct lws *wsi, const void *in, size_t len,
                 bool final, size_t remaining, bool binary);
+/* Where the rest of the message being gathered may be read straight into
+ * (then handed to gws_rx_data() in place), and *room: how many bytes fit
+ * there; NULL when there is no such room. */
+uint8_t *gws_rx_room(struct gws_conn *c, size_t *room);
 
 /* wsclient.c - WebSocket client handshake on a raw lws socket.  [S] */
 /* Whether outgoing connections use it (GODOT_WEBSOCKET_CLIENT != "lws"). */

@@ -19,6 +19,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "internal.h"
 
@@ -324,6 +325,59 @@ int gws_wsc_parse(struct gws_conn *c, struct lws *wsi, uint8_t *p, size_t n)
 	return 0;
 }
 
+/* Payload still to come of a frame that large is read from the socket by
+ * read_direct(), at most WSC_DIRECT_CHUNK bytes per recv(): unmasked right
+ * after, while they are still in the cache (W4 measured 256 KiB chunks
+ * ~10 % faster than one recv() of the whole rest). */
+#define WSC_DIRECT_MIN (32 * 1024)
+#define WSC_DIRECT_CHUNK (256 * 1024)
+
+/* The rest of a large data frame, straight from the socket into the message
+ * being gathered (unmasked there while it is in the cache), instead of
+ * through lws' 64 KiB read buffer and a copy per chunk.  A raw socket's
+ * input is ours alone: lws hands every byte it reads to RAW_RX and keeps
+ * none, so reading behind its back keeps the order; EOF and errors are left
+ * for lws' next read, which sees them again.  -1: close. */
+static int read_direct(struct gws_conn *c, struct lws *wsi)
+{
+	struct gws_wsc *w = c->wsc;
+	int fd = lws_get_socket_fd(wsi);
+
+	while (fd >= 0 && w->phase == WSC_OPEN && w->in_frame && w->op < 0x8 && !w->skip &&
+	       !w->halted && !w->paused && !w->await_close && !w->in.len &&
+	       w->left >= WSC_DIRECT_MIN) {
+		size_t room;
+		uint8_t *dst = gws_rx_room(c, &room);
+		ssize_t got;
+		int r;
+
+		if (!dst)
+			break;
+		if (room > w->left)
+			room = (size_t)w->left;
+		if (room > WSC_DIRECT_CHUNK)
+			room = WSC_DIRECT_CHUNK;
+		got = recv(fd, dst, room, MSG_DONTWAIT);
+		if (got <= 0)
+			break;
+		if (w->masked) {
+			gws_mask(dst, (size_t)got, w->mask, (size_t)(w->off & 3));
+			w->off += (uint64_t)got;
+		}
+		w->left -= (uint64_t)got;
+		r = gws_rx_data(c, wsi, dst, (size_t)got, w->fin && !w->left, (size_t)w->left,
+		                w->msg_op == 0x2);
+		if (!w->left) {
+			w->in_frame = false;
+			if (w->fin)
+				w->msg_op = 0;
+		}
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Parses the input kept in w->in.  -1: close. */
 static int parse_kept(struct gws_conn *c, struct lws *wsi)
 {
@@ -353,9 +407,15 @@ int gws_wsc_rx(struct gws_conn *c, struct lws *wsi, void *in, size_t len)
 			/* input kept from before goes first */
 			if (gws_bytes_append(&w->in, in, len))
 				return -1;
-			return w->paused ? 0 : parse_kept(c, wsi);
+			if (w->paused)
+				return 0;
+			if (parse_kept(c, wsi) < 0)
+				return -1;
+			return read_direct(c, wsi);
 		}
-		return gws_wsc_parse(c, wsi, in, len);
+		if (gws_wsc_parse(c, wsi, in, len))
+			return -1;
+		return read_direct(c, wsi);
 	default:
 		return -1;  /* nothing may arrive before our request */
 	}
