@@ -499,8 +499,11 @@ static void fail_connection(struct gws_conn *c, struct lws *wsi, int code, const
 	gws_ctx_unlock(c->ctx);
 	c->rx_in_message = false;
 	gws_bytes_free(&c->rx);
+	/* A raw socket keeps the rest of what was read (reading stops): once
+	 * our close frame is out, gws_wsc_close() parses it for the reply,
+	 * from the right place in the stream. */
 	if (c->wsc)
-		c->wsc->halted = true;
+		c->wsc->paused = true;
 	lws_rx_flow_control(wsi, 0);
 	lws_callback_on_writable(wsi);
 }

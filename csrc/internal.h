@@ -189,8 +189,9 @@ struct gws_wsc {
 	bool pong_due, echo_due;
 	uint8_t pong[125], echo[125];
 	uint8_t pong_len, echo_len;
-	bool paused;                   /* back-pressure: input is kept in `in` */
-	bool halted;                   /* failed or closed by the peer: read no more */
+	bool paused;                   /* back-pressure, or failed (1009, 1007) until
+	                                * our close is out: input is kept in `in` */
+	bool halted;                   /* closed by the peer, or being dropped: read no more */
 	bool await_close;              /* our close frame is out: wait for the reply */
 };
 

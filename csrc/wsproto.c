@@ -520,13 +520,17 @@ int gws_wsc_close(struct gws_conn *c, int code, const char *reason, size_t reaso
 	if (lws_write(c->wsi, frame, len, LWS_WRITE_HTTP) < (int)len || !wait)
 		return -1;
 	/* Wait for the reply (what comes before it is not delivered), as
-	 * lws does: reading may have been paused, for back-pressure or a
-	 * failure, and the rest of what was read is of no use. */
+	 * lws does.  Reading may have been paused, for back-pressure or a
+	 * failure, with input kept: it is parsed now (the reply may be in
+	 * it, or behind the rest of a frame), and back-pressure is over, as
+	 * nothing is delivered any more. */
 	w->await_close = true;
 	w->halted = false;
 	w->pong_due = false;
-	gws_bytes_free(&w->in);
+	w->paused = false;
 	lws_rx_flow_control(c->wsi, 1);
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_ACK, WSC_CLOSE_ACK_SECS);
+	if (w->in.len && w->phase == WSC_OPEN)
+		return parse_kept(c, c->wsi);
 	return 0;
 }
