@@ -102,11 +102,24 @@ int gws_do_write(struct gws_conn *c, bool direct)
 		return 0;
 	}
 	if (c->direct_rest.len) {
-		/* The end of a frame a direct send could not finish goes first
-		 * (it fits: GWS_DIRECT_MAX leaves room for a header). */
-		memcpy(batch, c->direct_rest.data, c->direct_rest.len);
-		pos = c->direct_rest.len;
+		/* The end of a frame a direct send could not finish goes first:
+		 * a batch at a time from its own buffer while it is longer than
+		 * one (a large server message), else copied to the batch's head,
+		 * which leaves room for more. */
+		size_t left = c->direct_rest.len - c->direct_rest_off;
+
+		if (left > GWS_WRITE_BATCH) {
+			if (lws_write(c->wsi, c->direct_rest.data + c->direct_rest_off,
+			              GWS_WRITE_BATCH, LWS_WRITE_HTTP) < GWS_WRITE_BATCH)
+				return -1;
+			c->direct_rest_off += GWS_WRITE_BATCH;
+			lws_callback_on_writable(c->wsi);
+			return 0;
+		}
+		memcpy(batch, c->direct_rest.data + c->direct_rest_off, left);
+		pos = left;
 		gws_bytes_free(&c->direct_rest);
+		c->direct_rest_off = 0;
 	}
 	/* First the message a previous write left unfinished. */
 	if (c->tx_cur && put_message(c, c->tx_cur, batch, &pos)) {
@@ -295,6 +308,7 @@ int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text)
 		if (lost) {
 			/* Half a frame is on the wire: the stream cannot go on. */
 			gws_bytes_free(&c->direct_rest);
+			c->direct_rest_off = 0;
 			gws_emit_log_locked(c->group, c->serial, 40,
 			                    "Out of memory while sending: dropping the connection");
 			gws_conn_report_closed_locked(c, -1, "", 0);
@@ -683,6 +697,7 @@ static void on_destroy(struct gws_conn *c, struct lws *wsi)
 	c->tx_cur = NULL;
 	c->tx_off = 0;
 	gws_bytes_free(&c->direct_rest);
+	c->direct_rest_off = 0;
 	gws_bytes_free(&c->rx);
 	gws_wsc_free(c);
 	if (c->wsi_ref) {

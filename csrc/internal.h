@@ -26,8 +26,10 @@
 #define GWS_MAX_FRAME_HEADER 14
 /* Size of the buffer frames are gathered into before one write. */
 #define GWS_WRITE_BATCH (256 * 1024)
-/* Largest payload gws_conn_send() may write from the caller's thread (see
- * gws_direct_send()); its unsent rest must fit in one write batch. */
+/* Largest payload a client's gws_conn_send() may write from the caller's
+ * thread (see gws_direct_send()): it is masked in the write batch.  A
+ * server's messages of any size may go that way: the payload is sent from
+ * the caller's buffer, and only what the socket did not take is copied. */
 #define GWS_DIRECT_MAX (64 * 1024)
 /* A send this soon (ns) after the last direct one on the same connection is
  * queued instead: a burst then leaves in a few large writes of the service
@@ -221,6 +223,7 @@ struct gws_conn {
 	size_t tx_off;                  /* [S] payload bytes of tx_cur written */
 	uint8_t tx_mask[4];             /* [S] client: mask of tx_cur */
 	gws_bytes direct_rest;          /* [S] framed bytes a direct send left over */
+	size_t direct_rest_off;         /* [S] ...of which this many are written */
 	uint64_t direct_last_ns;        /* [S] time of the last direct send */
 	bool wsi_ref;                   /* [S] the wsi holds a reference */
 	bool write_requested;

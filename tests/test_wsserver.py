@@ -399,3 +399,35 @@ def test_websockets_client_round_trips(ws_connect) -> None:
         assert pump(srv, lambda: srv.get_peer_ids() == [])
     finally:
         srv.close()
+
+
+def test_large_messages_to_a_slow_reader() -> None:
+    """A server's large message goes out from the caller's thread when nothing else is
+    queued; what the socket does not take then is written later, before anything else."""
+    srv, port = make_server(outbound_buffer_size=64 << 20)
+    try:
+        ex = Exchange(srv, port)
+        ex.send(request())
+        ex.run(2, lambda: len(ex.data) >= 6 + len(ex.head()))
+        pid = srv.get_peer_ids()[0]
+        ex.data = b""
+        msgs = [os.urandom(8 << 20), b"small", os.urandom(3 << 20), os.urandom(300000)]
+        srv.set_target_peer(pid)
+        for m in msgs:
+            assert srv.put_packet(m) == 0
+            srv.poll()
+        time.sleep(0.3)  # the socket's buffers fill up meanwhile
+        total = sum(len(m) + (10 if len(m) > 65535 else 2) for m in msgs)
+        ex.run(10, lambda: len(ex.data) >= total)
+        got, data = [], ex.data
+        while data:
+            n, off = data[1] & 0x7F, 2
+            if n == 127:
+                (n,), off = struct.unpack_from("!Q", data, 2), 10
+            assert data[0] == 0x82 and not data[1] & 0x80
+            got.append(data[off:off + n])
+            data = data[off + n:]
+        assert got == msgs
+        ex.close()
+    finally:
+        srv.close()
