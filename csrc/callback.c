@@ -241,6 +241,8 @@ int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text)
 	gws_context *ctx = c->ctx;
 	uint8_t head[GWS_MAX_FRAME_HEADER], mask[4];
 	const uint8_t *payload = (const uint8_t *)data;
+	uint8_t *blk = NULL;
+	size_t blkcap = 0;
 	struct iovec iov[2];
 	struct msghdr msg;
 	struct timespec ts;
@@ -275,11 +277,18 @@ int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text)
 		return -1;
 	}
 	if (c->is_client) {
-		/* Clients mask: frame a masked copy in the (idle) batch. */
+		/* Clients mask: a masked copy in the (idle) batch, or in a block
+		 * of the pool for a larger message. */
+		uint8_t *dst = ctx->batch;
+
+		if (len > GWS_WRITE_BATCH && !(dst = blk = gws_block_alloc(len, &blkcap))) {
+			pthread_mutex_unlock(&ctx->svc_lock);
+			return -1;
+		}
 		gws_mask_key(ctx, mask);
-		memcpy(ctx->batch, data, len);
-		gws_mask(ctx->batch, len, mask, 0);
-		payload = ctx->batch;
+		memcpy(dst, data, len);
+		gws_mask(dst, len, mask, 0);
+		payload = dst;
 	}
 	hlen = gws_frame_header(head, text ? 0x1 : 0x2, len, c->is_client ? mask : NULL);
 	total = hlen + len;
@@ -298,12 +307,21 @@ int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text)
 	if (sent < total) {
 		bool lost = false;
 
-		if (sent < hlen)
+		if (blk && sent >= hlen) {
+			/* the masked copy is the rest: kept, not copied again
+			 * (plain malloc() memory: gws_bytes_free() frees it) */
+			c->direct_rest.data = blk;
+			c->direct_rest.len = len;
+			c->direct_rest.cap = blkcap;
+			c->direct_rest_off = sent - hlen;
+			blk = NULL;
+		} else if (sent < hlen) {
 			lost = gws_bytes_append(&c->direct_rest, head + sent, hlen - sent) ||
 			       gws_bytes_append(&c->direct_rest, payload, len);
-		else
+		} else {
 			lost = gws_bytes_append(&c->direct_rest, payload + (sent - hlen),
 			                        total - sent);
+		}
 		gws_ctx_lock(ctx);
 		if (lost) {
 			/* Half a frame is on the wire: the stream cannot go on. */
@@ -318,6 +336,8 @@ int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text)
 		}
 		gws_ctx_unlock(ctx);
 	}
+	if (blk)
+		gws_block_free(blk, blkcap);
 	pthread_mutex_unlock(&ctx->svc_lock);
 	return GWS_OK;
 }

@@ -243,8 +243,7 @@ int gws_conn_send(gws_conn *c, const char *data, size_t len, int text)
 	gws_msg *m;
 	int r;
 
-	if (ctx->direct_ok && (len <= GWS_DIRECT_MAX || !c->is_client) &&
-	    gws_direct_send(c, data, len, text) == GWS_OK)
+	if (ctx->direct_ok && gws_direct_send(c, data, len, text) == GWS_OK)
 		return GWS_OK;
 	/* Copy before taking the lock, so the lock is held for the queue
 	 * operation only; a refused send costs one wasted copy. */

@@ -26,11 +26,6 @@
 #define GWS_MAX_FRAME_HEADER 14
 /* Size of the buffer frames are gathered into before one write. */
 #define GWS_WRITE_BATCH (256 * 1024)
-/* Largest payload a client's gws_conn_send() may write from the caller's
- * thread (see gws_direct_send()): it is masked in the write batch.  A
- * server's messages of any size may go that way: the payload is sent from
- * the caller's buffer, and only what the socket did not take is copied. */
-#define GWS_DIRECT_MAX (64 * 1024)
 /* A send this soon (ns) after the last direct one on the same connection is
  * queued instead: a burst then leaves in a few large writes of the service
  * thread rather than in one system call per message. */
@@ -346,8 +341,12 @@ int gws_do_write(struct gws_conn *c, bool direct);
 /* gws_conn_send() from the caller's thread straight to the socket, when the
  * service thread is parked in its wait (svc_lock free) and nothing else of c
  * is queued: saves the wake-up of the service thread and one trip through
- * its loop per message.  GWS_OK when sent (a rest the socket did not take is
- * written by the service thread next), -1 when the caller must queue. */
+ * its loop per message, and for a large message the copies into a gws_msg
+ * and the write batch.  Any size: a server sends from the caller's buffer
+ * (only what the socket did not take is copied), a client from its masked
+ * copy (in the write batch, or a pool block kept as the rest).  GWS_OK when
+ * sent (a rest is written by the service thread next, a batch at a time),
+ * -1 when the caller must queue. */
 int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text);
 
 /* The parts of callback.c that wsclient.c shares.  [S] */

@@ -259,3 +259,39 @@ def test_reply_after_a_failure_is_recognised(raw_ws_server, connect_peer, poll_u
     sock.sendall(rest + encode_frame(0x8, struct.pack("!H", int(kind))))
     read_to_eof(sock, TIMEOUT)
     assert time.monotonic() - t0 < 4  # not the 5 s wait
+
+
+def test_large_messages_to_a_slow_reader(raw_ws_server, connect_peer, poll_until) -> None:
+    # a large message goes out from the caller's thread (masked in a block of the pool);
+    # what the socket does not take is written later, before anything else
+    peer, sock, _, key = start(raw_ws_server, connect_peer, outbound_buffer_size=64 << 20)
+    sock.sendall(response(key))
+    assert poll_until(lambda: peer.get_ready_state() == S.STATE_OPEN, peer)
+    msgs = [os.urandom(8 << 20), b"small", os.urandom(3 << 20), os.urandom(300000)]
+    for m in msgs:
+        assert peer.send(m) == Error.OK
+        peer.poll()
+    time.sleep(0.3)  # the socket's buffers fill up meanwhile
+    sock.settimeout(TIMEOUT)
+    data = bytearray()
+    got: list[bytes] = []
+    deadline = time.monotonic() + 10
+    while len(got) < len(msgs) and time.monotonic() < deadline:
+        peer.poll()
+        data += sock.recv(1 << 20)
+        while len(data) >= 2:
+            n, off = data[1] & 0x7F, 2
+            if n == 126:
+                (n,), off = struct.unpack_from("!H", data, 2), 4
+            elif n == 127:
+                (n,), off = struct.unpack_from("!Q", data, 2), 10
+            if len(data) < off + 4 + n:
+                break
+            assert data[0] == 0x82 and data[1] & 0x80
+            mask = bytes(data[off:off + 4])
+            body = bytes(data[off + 4:off + 4 + n])
+            key = (mask * (n // 4 + 1))[:n]
+            got.append((int.from_bytes(body, "little") ^ int.from_bytes(key, "little"))
+                       .to_bytes(n, "little"))
+            del data[:off + 4 + n]
+    assert got == msgs
