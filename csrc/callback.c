@@ -91,12 +91,35 @@ int gws_do_write(struct gws_conn *c, bool direct)
 		}
 		return -1;
 	}
+	if (c->wsc && c->wsc->await_close) {
+		/* A raw-socket connection whose close frame is out (ours, or
+		 * the server's answer to a framing error): nothing may follow
+		 * it on the wire. */
+		gws_ctx_lock(ctx);
+		gws_conn_clear_tx_locked(c);
+		c->write_requested = false;
+		gws_ctx_unlock(ctx);
+		return 0;
+	}
 	if (c->direct_rest.len) {
-		/* The end of a frame a direct send could not finish goes first
-		 * (it fits: GWS_DIRECT_MAX leaves room for a header). */
-		memcpy(batch, c->direct_rest.data, c->direct_rest.len);
-		pos = c->direct_rest.len;
+		/* The end of a frame a direct send could not finish goes first:
+		 * a batch at a time from its own buffer while it is longer than
+		 * one (a large server message), else copied to the batch's head,
+		 * which leaves room for more. */
+		size_t left = c->direct_rest.len - c->direct_rest_off;
+
+		if (left > GWS_WRITE_BATCH) {
+			if (lws_write(c->wsi, c->direct_rest.data + c->direct_rest_off,
+			              GWS_WRITE_BATCH, LWS_WRITE_HTTP) < GWS_WRITE_BATCH)
+				return -1;
+			c->direct_rest_off += GWS_WRITE_BATCH;
+			lws_callback_on_writable(c->wsi);
+			return 0;
+		}
+		memcpy(batch, c->direct_rest.data + c->direct_rest_off, left);
+		pos = left;
 		gws_bytes_free(&c->direct_rest);
+		c->direct_rest_off = 0;
 	}
 	/* First the message a previous write left unfinished. */
 	if (c->tx_cur && put_message(c, c->tx_cur, batch, &pos)) {
@@ -218,6 +241,8 @@ int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text)
 	gws_context *ctx = c->ctx;
 	uint8_t head[GWS_MAX_FRAME_HEADER], mask[4];
 	const uint8_t *payload = (const uint8_t *)data;
+	uint8_t *blk = NULL;
+	size_t blkcap = 0;
 	struct iovec iov[2];
 	struct msghdr msg;
 	struct timespec ts;
@@ -244,6 +269,7 @@ int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text)
 	/* Anything lws or the write path still holds must go out first, and
 	 * TLS belongs to lws' SSL object. */
 	if (!ok || !c->wsi || c->dropping || c->ping_due || gws_wsc_control_due(c) || c->tx_cur ||
+	    (c->wsc && c->wsc->await_close) ||
 	    c->direct_rest.len ||
 	    lws_partial_buffered(c->wsi) || lws_is_ssl(c->wsi) ||
 	    (fd = lws_get_socket_fd(c->wsi)) < 0) {
@@ -251,11 +277,18 @@ int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text)
 		return -1;
 	}
 	if (c->is_client) {
-		/* Clients mask: frame a masked copy in the (idle) batch. */
+		/* Clients mask: a masked copy in the (idle) batch, or in a block
+		 * of the pool for a larger message. */
+		uint8_t *dst = ctx->batch;
+
+		if (len > GWS_WRITE_BATCH && !(dst = blk = gws_block_alloc(len, &blkcap))) {
+			pthread_mutex_unlock(&ctx->svc_lock);
+			return -1;
+		}
 		gws_mask_key(ctx, mask);
-		memcpy(ctx->batch, data, len);
-		gws_mask(ctx->batch, len, mask, 0);
-		payload = ctx->batch;
+		memcpy(dst, data, len);
+		gws_mask(dst, len, mask, 0);
+		payload = dst;
 	}
 	hlen = gws_frame_header(head, text ? 0x1 : 0x2, len, c->is_client ? mask : NULL);
 	total = hlen + len;
@@ -274,16 +307,26 @@ int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text)
 	if (sent < total) {
 		bool lost = false;
 
-		if (sent < hlen)
+		if (blk && sent >= hlen) {
+			/* the masked copy is the rest: kept, not copied again
+			 * (plain malloc() memory: gws_bytes_free() frees it) */
+			c->direct_rest.data = blk;
+			c->direct_rest.len = len;
+			c->direct_rest.cap = blkcap;
+			c->direct_rest_off = sent - hlen;
+			blk = NULL;
+		} else if (sent < hlen) {
 			lost = gws_bytes_append(&c->direct_rest, head + sent, hlen - sent) ||
 			       gws_bytes_append(&c->direct_rest, payload, len);
-		else
+		} else {
 			lost = gws_bytes_append(&c->direct_rest, payload + (sent - hlen),
 			                        total - sent);
+		}
 		gws_ctx_lock(ctx);
 		if (lost) {
 			/* Half a frame is on the wire: the stream cannot go on. */
 			gws_bytes_free(&c->direct_rest);
+			c->direct_rest_off = 0;
 			gws_emit_log_locked(c->group, c->serial, 40,
 			                    "Out of memory while sending: dropping the connection");
 			gws_conn_report_closed_locked(c, -1, "", 0);
@@ -293,6 +336,8 @@ int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text)
 		}
 		gws_ctx_unlock(ctx);
 	}
+	if (blk)
+		gws_block_free(blk, blkcap);
 	pthread_mutex_unlock(&ctx->svc_lock);
 	return GWS_OK;
 }
@@ -343,11 +388,18 @@ void gws_on_open(struct gws_conn *c, struct lws *wsi)
 	size_t n = 0, k;
 	const struct lws_protocols *p = lws_get_protocol(wsi);
 
-	if (c->is_client) {
-		/* kept by on_client_pre_establish(): the headers are gone now */
+	if (c->is_client || c->wsc) {
+		/* kept by on_client_pre_establish() (the headers are gone now),
+		 * wsclient.c or wsserver.c */
 		gws_ctx_lock(ctx);
 		if (c->protocols)
 			snprintf(proto, sizeof(proto), "%s", c->protocols);
+		if (!c->is_client) {
+			if (c->host_header)
+				snprintf(host, sizeof(host), "%s", c->host_header);
+			if (c->path)
+				snprintf(path, sizeof(path), "%s", c->path);
+		}
 		gws_ctx_unlock(ctx);
 	} else {
 		if (p && p->name && lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL))
@@ -481,8 +533,11 @@ static void fail_connection(struct gws_conn *c, struct lws *wsi, int code, const
 	gws_ctx_unlock(c->ctx);
 	c->rx_in_message = false;
 	gws_bytes_free(&c->rx);
+	/* A raw socket keeps the rest of what was read (reading stops): once
+	 * our close frame is out, gws_wsc_close() parses it for the reply,
+	 * from the right place in the stream. */
 	if (c->wsc)
-		c->wsc->halted = true;
+		c->wsc->paused = true;
 	lws_rx_flow_control(wsi, 0);
 	lws_callback_on_writable(wsi);
 }
@@ -555,7 +610,9 @@ int gws_rx_data(struct gws_conn *c, struct lws *wsi, const void *in, size_t len,
 			gws_ctx_unlock(ctx);
 			return -1;
 		}
-		if (len)  /* (an empty fragment may come first: no buffer yet) */
+		/* (an empty fragment may come first: no buffer yet; a raw
+		 * socket may have read straight into place, gws_rx_room()) */
+		if (len && in != c->rx.data + c->rx.len)
 			memcpy(c->rx.data + c->rx.len, in, len);
 		c->rx.len += len;
 		if (!final)
@@ -607,6 +664,14 @@ int gws_rx_data(struct gws_conn *c, struct lws *wsi, const void *in, size_t len,
 	return 0;
 }
 
+uint8_t *gws_rx_room(struct gws_conn *c, size_t *room)
+{
+	if (!c->rx_in_message || !c->rx.data || c->rx.cap <= c->rx.len)
+		return NULL;
+	*room = c->rx.cap - c->rx.len;
+	return c->rx.data + c->rx.len;
+}
+
 /* RECEIVE of lws' WebSocket roles.  Returns -1 when the connection must
  * be closed. */
 static int on_receive(struct gws_conn *c, struct lws *wsi, const void *in, size_t len)
@@ -652,6 +717,7 @@ static void on_destroy(struct gws_conn *c, struct lws *wsi)
 	c->tx_cur = NULL;
 	c->tx_off = 0;
 	gws_bytes_free(&c->direct_rest);
+	c->direct_rest_off = 0;
 	gws_bytes_free(&c->rx);
 	gws_wsc_free(c);
 	if (c->wsi_ref) {
@@ -820,11 +886,24 @@ int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		}
 		return 0;
 
-	/* outgoing connections on raw sockets (wsclient.c) */
+	/* connections on raw sockets: outgoing ones (wsclient.c), those of
+	 * non-TLS listeners (wsserver.c); frames in wsproto.c */
 	case LWS_CALLBACK_RAW_CONNECTED:
+		if (c && c->wsc)
+			return gws_wsc_connected(c, wsi);
+		return 0;
+
 	case LWS_CALLBACK_RAW_ADOPT:
 		if (c && c->wsc)
 			return gws_wsc_connected(c, wsi);
+		if (!c && lws_vhost_user(lws_get_vhost(wsi))) {
+			/* accepted by a listener: a connection, reading its
+			 * request (adoption does not send NEW_CLIENT_INSTANTIATED) */
+			on_server_wsi(wsi);
+			c = lws_get_opaque_user_data(wsi);
+			if (c)
+				return gws_wss_start(c, wsi);
+		}
 		return 0;
 
 	case LWS_CALLBACK_RAW_RX:

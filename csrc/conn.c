@@ -67,6 +67,7 @@ void gws_conn_unref(struct gws_conn *c)
 	free(c->txq);
 	gws_msg_unref(c->tx_cur);
 	gws_bytes_free(&c->direct_rest);
+	c->direct_rest_off = 0;
 	if (c->fd >= 0)
 		close(c->fd);
 	free_args(c);
@@ -280,7 +281,7 @@ int gws_conn_send(gws_conn *c, const char *data, size_t len, int text)
 	gws_msg *m;
 	int r;
 
-	if (ctx->direct_ok && len <= GWS_DIRECT_MAX && gws_direct_send(c, data, len, text) == GWS_OK)
+	if (ctx->direct_ok && gws_direct_send(c, data, len, text) == GWS_OK)
 		return GWS_OK;
 	/* Copy before taking the lock, so the lock is held for the queue
 	 * operation only; a refused send costs one wasted copy. */

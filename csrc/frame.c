@@ -1,5 +1,6 @@
 /*
- * frame.c - RFC 6455 frame headers and masking for the write path.
+ * frame.c - RFC 6455 frame headers for the write path, and masking (both
+ * directions: raw-socket connections unmask what they read with it too).
  *
  * The core frames outgoing data messages itself and hands whole batches of
  * frames to lws as raw bytes (LWS_WRITE_HTTP skips lws' own framing in the ws

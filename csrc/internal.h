@@ -26,9 +26,6 @@
 #define GWS_MAX_FRAME_HEADER 14
 /* Size of the buffer frames are gathered into before one write. */
 #define GWS_WRITE_BATCH (256 * 1024)
-/* Largest payload gws_conn_send() may write from the caller's thread (see
- * gws_direct_send()); its unsent rest must fit in one write batch. */
-#define GWS_DIRECT_MAX (64 * 1024)
 /* A send this soon (ns) after the last direct one on the same connection is
  * queued instead: a burst then leaves in a few large writes of the service
  * thread rather than in one system call per message. */
@@ -164,18 +161,23 @@ struct gws_group {
 	volatile uint32_t has_events;
 };
 
-/* A client connection on a raw lws socket (wsclient.c).  [S] */
-enum { WSC_CONNECTING, WSC_REQUEST, WSC_RESPONSE, WSC_OPEN };
+/* A connection on a raw lws socket whose WebSocket protocol is the core's:
+ * a ws:// client (wsclient.c) or a connection of a non-TLS listener
+ * (wsserver.c); frames for both in wsproto.c.  The role is !c->is_client.
+ * [S] */
+enum { WSC_CONNECTING, WSC_REQUEST, WSC_RESPONSE, WSC_OPEN, WSS_REQUEST };
 
 struct gws_wsc {
 	int phase;
 	char accept[32];               /* the Sec-WebSocket-Accept we expect */
 	gws_bytes out;                 /* the request, until it is written */
-	gws_bytes in;                  /* response head so far; later input kept
-	                                * while reading is paused */
+	gws_bytes in;                  /* response / request head so far; later
+	                                * input kept while reading is paused */
 	/* frame parser */
 	uint8_t hdr[14];
 	uint8_t hlen;                  /* header bytes gathered */
+	uint8_t checked;               /* server: header bytes checked so far */
+	bool skip;                     /* server: payload of a failed frame, skipped */
 	bool in_frame;                 /* header done, payload under way */
 	bool fin, masked;
 	uint8_t op;                    /* opcode of the current frame */
@@ -189,8 +191,9 @@ struct gws_wsc {
 	bool pong_due, echo_due;
 	uint8_t pong[125], echo[125];
 	uint8_t pong_len, echo_len;
-	bool paused;                   /* back-pressure: input is kept in `in` */
-	bool halted;                   /* failed or closed by the peer: read no more */
+	bool paused;                   /* back-pressure, or failed (1009, 1007) until
+	                                * our close is out: input is kept in `in` */
+	bool halted;                   /* closed by the peer, or being dropped: read no more */
 	bool await_close;              /* our close frame is out: wait for the reply */
 };
 
@@ -220,6 +223,7 @@ struct gws_conn {
 	size_t tx_off;                  /* [S] payload bytes of tx_cur written */
 	uint8_t tx_mask[4];             /* [S] client: mask of tx_cur */
 	gws_bytes direct_rest;          /* [S] framed bytes a direct send left over */
+	size_t direct_rest_off;         /* [S] ...of which this many are written */
 	uint64_t direct_last_ns;        /* [S] time of the last direct send */
 	bool wsi_ref;                   /* [S] the wsi holds a reference */
 	bool write_requested;
@@ -262,6 +266,7 @@ struct gws_listener {
 	bool released;                  /* [L] */
 	bool stopped;                   /* [L] the UNLISTEN command ran */
 	bool vhost_ref;                 /* [S] the vhost holds a reference */
+	bool raw;                       /* connections are raw sockets (wsserver.c) */
 };
 
 /* context.c */
@@ -354,8 +359,12 @@ int gws_do_write(struct gws_conn *c, bool direct);
 /* gws_conn_send() from the caller's thread straight to the socket, when the
  * service thread is parked in its wait (svc_lock free) and nothing else of c
  * is queued: saves the wake-up of the service thread and one trip through
- * its loop per message.  GWS_OK when sent (a rest the socket did not take is
- * written by the service thread next), -1 when the caller must queue. */
+ * its loop per message, and for a large message the copies into a gws_msg
+ * and the write batch.  Any size: a server sends from the caller's buffer
+ * (only what the socket did not take is copied), a client from its masked
+ * copy (in the write batch, or a pool block kept as the rest).  GWS_OK when
+ * sent (a rest is written by the service thread next, a batch at a time),
+ * -1 when the caller must queue. */
 int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text);
 
 /* The parts of callback.c that wsclient.c shares.  [S] */
@@ -366,16 +375,38 @@ void gws_on_peer_close(struct gws_conn *c, const uint8_t *in, size_t len);
  * type.  Returns -1 when the connection must be closed. */
 int gws_rx_data(struct gws_conn *c, struct lws *wsi, const void *in, size_t len,
                 bool final, size_t remaining, bool binary);
+/* Where the rest of the message being gathered may be read straight into
+ * (then handed to gws_rx_data() in place), and *room: how many bytes fit
+ * there; NULL when there is no such room. */
+uint8_t *gws_rx_room(struct gws_conn *c, size_t *room);
 
-/* wsclient.c - WebSocket client protocol on a raw lws socket.  [S] */
+/* wsclient.c - WebSocket client handshake on a raw lws socket.  [S] */
 /* Whether outgoing connections use it (GODOT_WEBSOCKET_CLIENT != "lws"). */
 bool gws_wsc_enabled(void);
 /* Sets up c->wsc (the request to send) before the raw connection is made. */
 int gws_wsc_start(struct gws_conn *c);
-void gws_wsc_free(struct gws_conn *c);
-/* LWS_CALLBACK_RAW_CONNECTED / _ADOPT, _RX, _WRITEABLE.  -1: close. */
+/* LWS_CALLBACK_RAW_CONNECTED / _ADOPT of a client.  -1: close. */
 int gws_wsc_connected(struct gws_conn *c, struct lws *wsi);
+/* Writes the request (phase WSC_REQUEST).  -1: close. */
+int gws_wsc_send_request(struct gws_conn *c, struct lws *wsi);
+/* Bytes of the response (phase WSC_RESPONSE), then of frames.  -1: close. */
+int gws_wsc_on_response(struct gws_conn *c, struct lws *wsi, uint8_t *in, size_t len);
+
+/* wsserver.c - WebSocket server handshake on a raw lws socket.  [S] */
+/* Whether non-TLS listeners use it (GODOT_WEBSOCKET_SERVER != "lws"). */
+bool gws_wss_enabled(void);
+/* LWS_CALLBACK_RAW_ADOPT of a listener's connection (c made by
+ * on_server_wsi()): sets up c->wsc to read the request.  -1: close. */
+int gws_wss_start(struct gws_conn *c, struct lws *wsi);
+/* Bytes of the request (phase WSS_REQUEST), then of frames.  -1: close. */
+int gws_wss_on_request(struct gws_conn *c, struct lws *wsi, uint8_t *in, size_t len);
+
+/* wsproto.c - frames on a raw lws socket, both roles.  [S] */
+void gws_wsc_free(struct gws_conn *c);
+/* LWS_CALLBACK_RAW_RX, _WRITEABLE of a raw-socket connection.  -1: close. */
 int gws_wsc_rx(struct gws_conn *c, struct lws *wsi, void *in, size_t len);
+/* Frames in p[0..n) (payload is unmasked in place).  -1: close. */
+int gws_wsc_parse(struct gws_conn *c, struct lws *wsi, uint8_t *p, size_t n);
 int gws_wsc_writeable(struct gws_conn *c, struct lws *wsi);
 /* Reading resumed (back-pressure over): parse what was kept. */
 void gws_wsc_resume(struct gws_conn *c);

@@ -246,6 +246,16 @@ int gws_listener_create_vhost(struct gws_listener *l)
 		                LWS_SERVER_OPTION_CREATE_VHOST_SSL_CTX |
 		                LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
 	}
+	/* Non-TLS listeners hand connections over as raw sockets whose
+	 * handshake and frames are the core's (wsserver.c, wsproto.c): lws'
+	 * server unmasks input 4 bytes at a time.  TLS ones stay lws
+	 * WebSocket servers, as does everything with GODOT_WEBSOCKET_SERVER=lws. */
+	l->raw = !(l->tls.cert_pem || l->tls.key_pem) &&
+	         l->args.port != CONTEXT_PORT_NO_LISTEN_SERVER && gws_wss_enabled();
+	if (l->raw) {
+		info.options |= LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
+		info.listen_accept_role = "raw-skt";  /* bound to protocols[0] */
+	}
 	info.keepalive_timeout = 5;
 	gws_listener_ref(l);
 	l->vhost_ref = true;

@@ -7,8 +7,9 @@
  * So outgoing ws:// connections are made as lws "RAW" client sockets (lws
  * still resolves, connects, buffers partial writes, runs timeouts) and
  * the core speaks the WebSocket protocol on them itself: the upgrade request
- * and response, and the frames it receives.  Frames it sends were already
- * the core's own (callback.c, gws_do_write()).
+ * and response here, the frames it receives in wsproto.c (shared with the
+ * server side, wsserver.c).  Frames it sends were already the core's own
+ * (callback.c, gws_do_write()).
  *
  * What the peer sees and what the caller sees are what the lws client did
  * (docs/differences.md), except that the request carries exactly Godot's
@@ -28,10 +29,8 @@
 
 /* Largest response head accepted (Godot's limit). */
 #define WSC_MAX_HEAD 4096
-/* lws' guards, kept: handshake, close reply, sending the close echo. */
+/* lws' guard of the handshake, kept. */
 #define WSC_HANDSHAKE_SECS 20
-#define WSC_CLOSE_ACK_SECS 5
-#define WSC_CLOSE_SEND_SECS 3
 
 static pthread_once_t mode_once = PTHREAD_ONCE_INIT;
 static bool use_lws_client;
@@ -104,18 +103,6 @@ int gws_wsc_start(struct gws_conn *c)
 	}
 	c->wsc = w;
 	return 0;
-}
-
-void gws_wsc_free(struct gws_conn *c)
-{
-	struct gws_wsc *w = c->wsc;
-
-	if (!w)
-		return;
-	gws_bytes_free(&w->in);
-	gws_bytes_free(&w->out);
-	free(w);
-	c->wsc = NULL;
 }
 
 /* The handshake failed: CLOSED (-1), logged as lws' connection errors are. */
@@ -279,10 +266,8 @@ static const char *check_response(struct gws_conn *c, const char *head, size_t n
 	return NULL;
 }
 
-static int parse_frames(struct gws_conn *c, struct lws *wsi, uint8_t *p, size_t n);
-
 /* Bytes of the response; then whatever followed it goes to the frames. */
-static int on_response(struct gws_conn *c, struct lws *wsi, uint8_t *in, size_t len)
+int gws_wsc_on_response(struct gws_conn *c, struct lws *wsi, uint8_t *in, size_t len)
 {
 	struct gws_wsc *w = c->wsc;
 	size_t old = w->in.len, scan, headlen;
@@ -323,355 +308,21 @@ static int on_response(struct gws_conn *c, struct lws *wsi, uint8_t *in, size_t 
 		gws_bytes rest = w->in;
 		int r;
 
-		memset(&w->in, 0, sizeof(w->in));  /* parse_frames() may stash */
-		r = parse_frames(c, wsi, rest.data + headlen, rest.len - headlen);
+		memset(&w->in, 0, sizeof(w->in));  /* parsing may keep some */
+		r = gws_wsc_parse(c, wsi, rest.data + headlen, rest.len - headlen);
 		gws_bytes_free(&rest);
 		return r;
 	}
 }
 
-/* ---- frames ------------------------------------------------------------------- */
-
-static void unmask(struct gws_wsc *w, uint8_t *p, size_t n)
-{
-	gws_mask(p, n, w->mask, (size_t)(w->off & 3));
-}
-
-/* Close codes lws 4.1's client turns into 1002 (client-parser-ws.c). */
-static bool close_code_bad(int code)
-{
-	return code < 1000 || code == 1004 || code == 1005 || code == 1006 ||
-	       (code >= 1012 && code <= 1015) || (code >= 1016 && code < 3000);
-}
-
-/* One whole control frame.  Returns -1 to close the connection. */
-static int on_control(struct gws_conn *c, struct lws *wsi)
+/* WRITEABLE before the response: the request goes out.  -1: close. */
+int gws_wsc_send_request(struct gws_conn *c, struct lws *wsi)
 {
 	struct gws_wsc *w = c->wsc;
 
-	switch (w->op) {
-	case 0x8:
-		if (w->await_close)
-			return -1;  /* the reply to our close: done */
-		if (w->echo_due)
-			return 0;
-		if (w->ctl_len >= 2 && close_code_bad((w->ctl[0] << 8) | w->ctl[1])) {
-			w->ctl[0] = 1002 >> 8;
-			w->ctl[1] = 1002 & 0xff;
-		}
-		gws_on_peer_close(c, w->ctl, w->ctl_len);
-		/* Echo it (after the frame being written, if any) and hang up;
-		 * nothing queued after it goes out, nothing more is read. */
-		memcpy(w->echo, w->ctl, w->ctl_len);
-		w->echo_len = w->ctl_len;
-		w->echo_due = true;
-		w->halted = true;
-		gws_ctx_lock(c->ctx);
-		gws_conn_clear_tx_locked(c);
-		gws_ctx_unlock(c->ctx);
-		lws_rx_flow_control(wsi, 0);
-		lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, WSC_CLOSE_SEND_SECS);
-		lws_callback_on_writable(wsi);
-		return 0;
-	case 0x9:
-		/* one pong owed at a time, for the first ping (as lws) */
-		if (!w->pong_due && !w->await_close) {
-			memcpy(w->pong, w->ctl, w->ctl_len);
-			w->pong_len = w->ctl_len;
-			w->pong_due = true;
-			lws_callback_on_writable(wsi);
-		}
-		return 0;
-	case 0xA:
-		c->awaiting_pong = false;
-		return 0;
-	}
-	return 0;
-}
-
-/* Parses p[0..n) (writable: masked payload is unmasked in place).  What it
- * cannot take now (reading paused) is kept in w->in.  -1: close. */
-static int parse_frames(struct gws_conn *c, struct lws *wsi, uint8_t *p, size_t n)
-{
-	struct gws_wsc *w = c->wsc;
-
-	while (n) {
-		if (w->halted)
-			return 0;  /* failed or closing: the rest is not read */
-		if (w->paused) {
-			/* back-pressure: keep the rest for gws_wsc_resume() */
-			if (gws_bytes_append(&w->in, p, n))
-				return -1;
-			return 0;
-		}
-		if (!w->in_frame) {
-			size_t need = 2, take;
-			uint8_t b0, b1, len7;
-
-			if (w->hlen >= 2) {
-				len7 = w->hdr[1] & 0x7f;
-				need += (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) +
-				        ((w->hdr[1] & 0x80) ? 4 : 0);
-			}
-			take = need - w->hlen;
-			if (take > n)
-				take = n;
-			memcpy(w->hdr + w->hlen, p, take);
-			w->hlen += (uint8_t)take;
-			p += take;
-			n -= take;
-			if (w->hlen < need)
-				continue;
-			if (need == 2) {
-				len7 = w->hdr[1] & 0x7f;
-				if (len7 >= 126 || (w->hdr[1] & 0x80))
-					continue;  /* the header is longer */
-			}
-			/* the whole header */
-			b0 = w->hdr[0];
-			b1 = w->hdr[1];
-			w->hlen = 0;
-			w->fin = (b0 & 0x80) != 0;
-			w->op = b0 & 0x0f;
-			w->masked = (b1 & 0x80) != 0;
-			len7 = b1 & 0x7f;
-			if (len7 == 126) {
-				w->left = ((uint64_t)w->hdr[2] << 8) | w->hdr[3];
-			} else if (len7 == 127) {
-				int i;
-
-				w->left = 0;
-				for (i = 0; i < 8; i++)
-					w->left = (w->left << 8) | w->hdr[2 + i];
-				if (w->left >> 63)
-					return -1;
-			} else {
-				w->left = len7;
-			}
-			if (w->masked)
-				memcpy(w->mask, w->hdr + need - 4, 4);
-			w->off = 0;
-			/* What the lws client drops the connection for. */
-			if (b0 & 0x70)
-				return -1;
-			switch (w->op) {
-			case 0x0:
-				if (!w->msg_op)
-					return -1;
-				break;
-			case 0x1:
-			case 0x2:
-				if (w->msg_op)
-					return -1;
-				w->msg_op = w->op;
-				break;
-			case 0x8:
-			case 0x9:
-			case 0xA:
-				if (!w->fin || w->left > 125)
-					return -1;
-				w->ctl_len = 0;
-				break;
-			default:
-				return -1;
-			}
-			w->in_frame = true;
-			if (w->op >= 0x8 && !w->left) {
-				w->in_frame = false;
-				if (on_control(c, wsi))
-					return -1;
-				continue;
-			}
-			if (w->op >= 0x8 || w->left)
-				continue;
-			/* an empty data frame: delivered as lws does */
-		}
-		if (w->op >= 0x8) {
-			size_t k = w->left < n ? (size_t)w->left : n;
-
-			memcpy(w->ctl + w->ctl_len, p, k);
-			if (w->masked)
-				gws_mask(w->ctl + w->ctl_len, k, w->mask, w->ctl_len & 3);
-			w->ctl_len += (uint8_t)k;
-			w->left -= k;
-			p += k;
-			n -= k;
-			if (w->left)
-				continue;
-			w->in_frame = false;
-			if (on_control(c, wsi))
-				return -1;
-			continue;
-		}
-		{
-			/* data: straight to the message being gathered */
-			size_t k = w->left < n ? (size_t)w->left : n;
-			bool final;
-			int r = 0;
-
-			if (w->masked) {
-				unmask(w, p, k);
-				w->off += k;
-			}
-			w->left -= k;
-			final = w->fin && !w->left;
-			if (!w->await_close)
-				r = gws_rx_data(c, wsi, p, k, final, (size_t)w->left, w->msg_op == 0x2);
-			p += k;
-			n -= k;
-			if (!w->left) {
-				w->in_frame = false;
-				if (w->fin)
-					w->msg_op = 0;
-			}
-			if (r < 0)
-				return -1;
-		}
-	}
-	return 0;
-}
-
-/* Parses the input kept in w->in.  -1: close. */
-static int parse_kept(struct gws_conn *c, struct lws *wsi)
-{
-	struct gws_wsc *w = c->wsc;
-	gws_bytes rest = w->in;
-	int r;
-
-	memset(&w->in, 0, sizeof(w->in));  /* parse_frames() may keep some again */
-	r = parse_frames(c, wsi, rest.data, rest.len);
-	gws_bytes_free(&rest);
-	return r;
-}
-
-int gws_wsc_rx(struct gws_conn *c, struct lws *wsi, void *in, size_t len)
-{
-	struct gws_wsc *w = c->wsc;
-
-	if (!w)
-		return -1;
-	switch (w->phase) {
-	case WSC_RESPONSE:
-		return on_response(c, wsi, in, len);
-	case WSC_OPEN:
-		if (w->in.len) {
-			/* input kept from before goes first */
-			if (gws_bytes_append(&w->in, in, len))
-				return -1;
-			return w->paused ? 0 : parse_kept(c, wsi);
-		}
-		return parse_frames(c, wsi, in, len);
-	default:
-		return -1;  /* nothing may arrive before our request */
-	}
-}
-
-void gws_wsc_resume(struct gws_conn *c)
-{
-	struct gws_wsc *w = c->wsc;
-
-	if (!w)
-		return;
-	w->paused = false;
-	if (!w->in.len || w->phase != WSC_OPEN || !c->wsi)
-		return;
-	if (parse_kept(c, c->wsi) < 0) {
-		/* As after a -1 from RAW_RX: nothing more is read or parsed
-		 * (the parser stopped mid-frame) until the connection is gone.
-		 * Reading was turned on again above; input that arrives before
-		 * the kill would otherwise be parsed out of place. */
-		w->halted = true;
-		lws_rx_flow_control(c->wsi, 0);
-		if (!c->dropping) {
-			c->dropping = true;
-			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		}
-	}
-}
-
-/* ---- writing ------------------------------------------------------------------ */
-
-int gws_wsc_writeable(struct gws_conn *c, struct lws *wsi)
-{
-	struct gws_wsc *w = c->wsc;
-
-	if (!w)
-		return -1;
-	switch (w->phase) {
-	case WSC_REQUEST:
-		w->phase = WSC_RESPONSE;
-		if (lws_write(wsi, w->out.data, w->out.len, LWS_WRITE_HTTP) < (int)w->out.len)
-			return fail_handshake(c, 30, "cannot send the request");
-		gws_bytes_free(&w->out);
-		return 0;
-	case WSC_OPEN:
-		return gws_do_write(c, false);
-	default:
-		return 0;
-	}
-}
-
-size_t gws_wsc_put_control(struct gws_conn *c, uint8_t *out, bool *hang_up)
-{
-	struct gws_wsc *w = c->wsc;
-	uint8_t mask[4];
-	size_t n = 0, h;
-
-	*hang_up = false;
-	if (w->pong_due) {
-		w->pong_due = false;
-		gws_mask_key(c->ctx, mask);
-		h = gws_frame_header(out, 0xA, w->pong_len, mask);
-		memcpy(out + h, w->pong, w->pong_len);
-		gws_mask(out + h, w->pong_len, mask, 0);
-		n += h + w->pong_len;
-	}
-	if (w->echo_due) {
-		w->echo_due = false;
-		gws_mask_key(c->ctx, mask);
-		h = gws_frame_header(out + n, 0x8, w->echo_len, mask);
-		memcpy(out + n + h, w->echo, w->echo_len);
-		gws_mask(out + n + h, w->echo_len, mask, 0);
-		n += h + w->echo_len;
-		*hang_up = true;
-	}
-	return n;
-}
-
-bool gws_wsc_control_due(const struct gws_conn *c)
-{
-	return c->wsc && (c->wsc->pong_due || c->wsc->echo_due);
-}
-
-int gws_wsc_close(struct gws_conn *c, int code, const char *reason, size_t reason_len,
-                  bool wait)
-{
-	struct gws_wsc *w = c->wsc;
-	uint8_t frame[GWS_MAX_FRAME_HEADER + 125], mask[4], body[125];
-	size_t n = 0, h;
-
-	if (reason_len > 123)
-		reason_len = 123;
-	if (code) {
-		body[0] = (uint8_t)(code >> 8);
-		body[1] = (uint8_t)code;
-		memcpy(body + 2, reason, reason_len);
-		n = 2 + reason_len;
-	}
-	gws_mask_key(c->ctx, mask);
-	h = gws_frame_header(frame, 0x8, n, mask);
-	memcpy(frame + h, body, n);
-	gws_mask(frame + h, n, mask, 0);
-	if (lws_write(c->wsi, frame, h + n, LWS_WRITE_HTTP) < (int)(h + n) || !wait)
-		return -1;
-	/* Wait for the reply (what comes before it is not delivered), as
-	 * lws does: reading may have been paused, for back-pressure or a
-	 * failure, and the rest of what was read is of no use. */
-	w->await_close = true;
-	w->halted = false;
-	w->pong_due = false;
-	gws_bytes_free(&w->in);
-	lws_rx_flow_control(c->wsi, 1);
-	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_ACK, WSC_CLOSE_ACK_SECS);
+	w->phase = WSC_RESPONSE;
+	if (lws_write(wsi, w->out.data, w->out.len, LWS_WRITE_HTTP) < (int)w->out.len)
+		return fail_handshake(c, 30, "cannot send the request");
+	gws_bytes_free(&w->out);
 	return 0;
 }

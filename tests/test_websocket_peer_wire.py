@@ -190,3 +190,116 @@ def test_stalled_response_is_not_open(raw_ws_server, connect_peer, poll_for) -> 
     poll_for(0.2, peer)
     assert peer.get_ready_state() == S.STATE_OPEN
     assert peer.send(b"x") == Error.OK
+
+
+def _to_eof(sock: socket.socket) -> None:
+    """Until the client ends TCP (a reset counts: it may close with input unread)."""
+    try:
+        read_to_eof(sock, TIMEOUT)
+    except ConnectionResetError:
+        pass
+
+
+def _read_close(sock: socket.socket) -> bytes:
+    """Reads until a whole close frame from the (masking) client arrived; its payload."""
+    sock.settimeout(TIMEOUT)
+    data = b""
+    while True:
+        while len(data) >= 2:
+            n, off = data[1] & 0x7F, 2
+            if n == 126:
+                if len(data) < 4:
+                    break
+                (n,), off = struct.unpack_from("!H", data, 2), 4
+            off += 4 if data[1] & 0x80 else 0
+            if len(data) < off + n:
+                break
+            body = bytes(data[off:off + n])
+            if data[1] & 0x80:
+                m = data[off - 4:off]
+                body = bytes(b ^ m[i & 3] for i, b in enumerate(body))
+            if data[0] & 0x0F == 0x8:
+                return body
+            data = data[off + n:]
+        chunk = sock.recv(65536)
+        assert chunk, "client closed before its close frame"
+        data += chunk
+
+
+@pytest.mark.skipif(os.environ.get("GODOT_WEBSOCKET_CLIENT") == "lws",
+                    reason="the core's own ws:// client (wsclient.c)")
+def test_reply_to_our_close_while_reading_is_held_back(raw_ws_server, connect_peer,
+                                                       poll_until) -> None:
+    # unread messages hold reading back; we close: the reply must still end the
+    # connection at once (not after the 5 s wait for it)
+    peer, sock, _, key = start(raw_ws_server, connect_peer, inbound_buffer_size=1000)
+    sock.sendall(response(key))
+    assert poll_until(lambda: peer.get_ready_state() == S.STATE_OPEN, peer)
+    sock.sendall(b"".join(encode_frame(0x2, bytes([i]) * 1000) for i in range(5)))
+    assert poll_until(lambda: peer.get_available_packet_count() >= 1, peer)
+    peer.close(4001, "done")
+    t0 = time.monotonic()
+    assert _read_close(sock) == struct.pack("!H", 4001) + b"done"
+    sock.sendall(encode_frame(0x8, struct.pack("!H", 4001)))
+    assert poll_until(lambda: peer.get_ready_state() == S.STATE_CLOSED, peer)
+    _to_eof(sock)
+    assert time.monotonic() - t0 < 4  # not the 5 s wait
+
+
+@pytest.mark.skipif(os.environ.get("GODOT_WEBSOCKET_CLIENT") == "lws",
+                    reason="the core's own ws:// client (wsclient.c)")
+@pytest.mark.parametrize("kind", ["1009", "1007"])
+def test_reply_after_a_failure_is_recognised(raw_ws_server, connect_peer, poll_until,
+                                             kind: str) -> None:
+    # the failing frame arrives with the start of the next one; the rest of that comes
+    # after our close, then the reply: it must be recognised, and TCP end at once
+    peer, sock, _, key = start(raw_ws_server, connect_peer, inbound_buffer_size=100)
+    sock.sendall(response(key))
+    assert poll_until(lambda: peer.get_ready_state() == S.STATE_OPEN, peer)
+    bad = encode_frame(0x2, b"z" * 5000) if kind == "1009" else encode_frame(0x1, b"\xff")
+    after = encode_frame(0x2, b"m" * 300)
+    sock.sendall(bad + after[:3])
+    rest = after[3:]
+    assert poll_until(lambda: peer.get_ready_state() == S.STATE_CLOSED, peer)
+    assert peer.get_close_code() == int(kind)
+    t0 = time.monotonic()
+    assert _read_close(sock) == struct.pack("!H", int(kind))
+    sock.sendall(rest + encode_frame(0x8, struct.pack("!H", int(kind))))
+    _to_eof(sock)
+    assert time.monotonic() - t0 < 4  # not the 5 s wait
+
+
+def test_large_messages_to_a_slow_reader(raw_ws_server, connect_peer, poll_until) -> None:
+    # a large message goes out from the caller's thread (masked in a block of the pool);
+    # what the socket does not take is written later, before anything else
+    peer, sock, _, key = start(raw_ws_server, connect_peer, outbound_buffer_size=64 << 20)
+    sock.sendall(response(key))
+    assert poll_until(lambda: peer.get_ready_state() == S.STATE_OPEN, peer)
+    msgs = [os.urandom(8 << 20), b"small", os.urandom(3 << 20), os.urandom(300000)]
+    for m in msgs:
+        assert peer.send(m) == Error.OK
+        peer.poll()
+    time.sleep(0.3)  # the socket's buffers fill up meanwhile
+    sock.settimeout(TIMEOUT)
+    data = bytearray()
+    got: list[bytes] = []
+    deadline = time.monotonic() + 10
+    while len(got) < len(msgs) and time.monotonic() < deadline:
+        peer.poll()
+        data += sock.recv(1 << 20)
+        while len(data) >= 2:
+            n, off = data[1] & 0x7F, 2
+            if n == 126:
+                (n,), off = struct.unpack_from("!H", data, 2), 4
+            elif n == 127:
+                (n,), off = struct.unpack_from("!Q", data, 2), 10
+            if len(data) < off + 4 + n:
+                break
+            assert data[0] == 0x82 and data[1] & 0x80
+            mask = bytes(data[off:off + 4])
+            body = bytes(data[off + 4:off + 4 + n])
+            key = (mask * (n // 4 + 1))[:n]
+            got.append((int.from_bytes(body, "little") ^ int.from_bytes(key, "little"))
+                       .to_bytes(n, "little"))
+            del data[:off + 4 + n]
+    assert got == msgs
