@@ -19,8 +19,12 @@ from typing import Any
 
 BEGIN = "<!-- results:begin -->"
 END = "<!-- results:end -->"
-PEER_ORDER = ["ours", "ours-nt", "picows", "websockets", "aiohttp", "lwsc"]
-PEER_NAME = {"ours": "**ours** (godot_websocket)", "ours-nt": "**ours**, no-thread context",
+PEER_ORDER = ["ours", "ours-yield", "ours-nt", "ours-nt-yield", "picows", "websockets",
+              "aiohttp", "lwsc"]
+PEER_NAME = {"ours": "**ours** (godot_websocket)",
+             "ours-yield": "ours, spinning idle loop (`--idle yield`)",
+             "ours-nt": "**ours**, no-thread context",
+             "ours-nt-yield": "ours, no-thread context, spinning idle loop (`--idle yield`)",
              "picows": "picows", "websockets": "websockets", "aiohttp": "aiohttp",
              "lwsc": "lws C (reference)"}
 # how the targets table names a peer of ours after the target ("" for the default one)

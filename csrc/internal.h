@@ -155,8 +155,16 @@ struct gws_group {
 	size_t ndirty, capdirty;        /* [L] */
 	struct gws_conn *members;       /* [L] broadcast list */
 	/* 1 while events[cur] holds events; written under the lock with
-	 * atomic stores, read by the caller without it (gws_group_events_flag). */
+	 * atomic stores, read by the caller without it (gws_group_events_flag).
+	 * Also the futex word of gws_group_wait() (wait.c). */
 	volatile uint32_t has_events;
+	/* Threads inside gws_group_wait() that may sleep on has_events: only
+	 * then does setting it cost a futex wake-up (wait.c). */
+	atomic_int waiters;
+	/* gws_group_fd(): an eventfd readable while has_events is 1; -1 until
+	 * asked for.  [L] efd_set: it holds a count (written, not yet read). */
+	int efd;
+	bool efd_set;
 };
 
 /* A client connection on a raw lws socket (wsclient.c).  [S] */
@@ -300,6 +308,15 @@ void gws_emit_message_block_locked(gws_group *g, uint32_t conn, int32_t code,
 void gws_group_ref(gws_group *g);
 void gws_group_unref(gws_group *g);
 void gws_group_mark_dirty_locked(gws_group *g, struct gws_conn *c);
+
+/* wait.c - waking gws_group_wait() and gws_group_fd() */
+/* Sets has_events (once per drain), waking sleeping waiters and making the
+ * eventfd readable.  Lock held. */
+void gws_group_signal_locked(gws_group *g);
+/* Clears has_events (the buffers were swapped) and the eventfd.  Lock held. */
+void gws_group_unsignal_locked(gws_group *g);
+/* Closes the eventfd, if any (the group is being freed). */
+void gws_group_wait_free(gws_group *g);
 
 /* conn.c */
 struct gws_conn *gws_conn_alloc_locked(gws_group *g, const gws_limits *limits,

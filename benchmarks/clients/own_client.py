@@ -4,6 +4,7 @@
 Echo round trips (W1, W4):
 
     own_client.py --peer ours|ours-nt|picows|websockets|aiohttp --port P --size S --n N --warmup W
+                  [--idle yield|wait]   (ours: spin on poll() or block in wait())
 
 prints one JSON line: elapsed_s, round_trips, p50_ns, p99_ns.
 
@@ -61,17 +62,20 @@ def result(lat: list[int], elapsed_ns: int) -> dict:
 
 def ours_context(peer: str) -> Any:
     """The context our peers use: None (the process-wide threaded one) for "ours",
-    a no-thread ``Context(threaded=False)`` for "ours-nt"."""
-    if peer == "ours-nt":
+    a no-thread ``Context(threaded=False)`` for "ours-nt" (and "ours-nt-yield")."""
+    if peer.startswith("ours-nt"):
         from godot_websocket import Context
 
         return Context(threaded=False)
     return None
 
 
-def run_ours(url: str, size: int, n: int, warmup: int, ctx: Any = None) -> dict:
+def run_ours(url: str, size: int, n: int, warmup: int, ctx: Any = None,
+             idle: str = "yield") -> dict:
     """Echo round trips; with a no-thread ``ctx`` the put_packet() leaves during the
-    first poll() of the wait loop."""
+    first poll() (or wait()) of the wait loop.  ``idle``: what the loop does while the
+    echo is not there: ``yield`` (poll, os.sched_yield(), poll again: spins) or
+    ``wait`` (``ws.wait()``: sleeps until the echo arrives)."""
     from godot_websocket import WebSocketPeer
 
     ws = WebSocketPeer(context=ctx)
@@ -89,6 +93,8 @@ def run_ours(url: str, size: int, n: int, warmup: int, ctx: Any = None) -> dict:
     get()
     payload = bytes(size)
     yield_ = os.sched_yield
+    wait = ws.wait
+    use_wait = idle == "wait"
     lat = [0] * n
     t_start = 0
     for i in range(warmup + n):
@@ -98,13 +104,16 @@ def run_ours(url: str, size: int, n: int, warmup: int, ctx: Any = None) -> dict:
         put(payload)
         spins = 0
         while True:
+            if use_wait and not wait(1.0) and time.monotonic() > deadline + 120:
+                raise SystemExit("ours: echo timeout")
             poll()
             if avail():
                 break
             spins += 1
             if not spins & 0xFFFF and time.monotonic() > deadline + 120:
                 raise SystemExit("ours: echo timeout")
-            yield_()
+            if not use_wait:
+                yield_()
         if len(get()) != size:
             raise SystemExit("ours: bad echo")
         if i >= warmup:
@@ -439,7 +448,7 @@ async def fanin_aiohttp(url: str, conns: int, per_conn: int, size: int, ctl: Con
 def fanin(a: argparse.Namespace, url: str) -> None:
     per_conn = max(1, a.total // a.conns)
     ctl = Control()
-    if a.peer in ("ours", "ours-nt"):
+    if a.peer in ("ours", "ours-yield", "ours-nt", "ours-nt-yield"):
         fanin_ours(url, a.conns, per_conn, a.size, ctl, a.outbound, a.max_queued,
                    ours_context(a.peer))
     elif a.peer == "picows":
@@ -460,6 +469,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--workload", choices=["echo", "fanin"], default="echo")
+    ap.add_argument("--idle", choices=["yield", "wait"], default="yield",
+                    help="echo, ours: spin on poll() (yield) or block in wait()")
     ap.add_argument("--conns", type=int, default=1, help="fan-in: connections")
     ap.add_argument("--total", type=int, default=10000, help="fan-in: messages in all")
     ap.add_argument("--outbound", type=int, default=64 << 20,
@@ -472,8 +483,8 @@ def main() -> None:
         fanin(a, url)
         sys.stdout.flush()
         os._exit(0)  # no closing handshakes: the driver stops the server next
-    if a.peer in ("ours", "ours-nt"):
-        out = run_ours(url, a.size, a.n, a.warmup, ours_context(a.peer))
+    if a.peer in ("ours", "ours-yield", "ours-nt", "ours-nt-yield"):
+        out = run_ours(url, a.size, a.n, a.warmup, ours_context(a.peer), a.idle)
     elif a.peer == "picows":
         out = asyncio.run(run_picows(url, a.size, a.n, max(1, a.warmup)))
     elif a.peer == "websockets":

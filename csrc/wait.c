@@ -1,0 +1,248 @@
+/*
+ * wait.c - blocking until a group has events: gws_group_wait() and
+ * gws_group_fd() (an addition to Godot's API, which only polls).
+ *
+ * A group's has_events word (group.c) goes 0 -> 1 when the core queues the
+ * first event after a drain, and back to 0 when the caller drains.  That
+ * one transition is where a waiter is woken:
+ *  - gws_group_wait() on a threaded context sleeps on the word itself (a
+ *    futex).  The core makes the FUTEX_WAKE system call only while a waiter
+ *    is registered (g->waiters), so a program that never waits pays nothing
+ *    but the load of that counter.  The classic pairing makes it lose no
+ *    wake-up: the core stores has_events = 1 and then reads waiters, the
+ *    waiter increments waiters and then (inside FUTEX_WAIT, atomically with
+ *    the kernel's wake-up) reads has_events, all sequentially consistent:
+ *    one of the two sees the other's write.
+ *    Before it sleeps a waiter may spin for a few microseconds
+ *    (GODOT_WEBSOCKET_WAIT_SPIN_US, default GWS_WAIT_SPIN_US) reading the
+ *    word, which saves the wake-up latency of a sleeping thread when the
+ *    event is that close; see docs/performance.md ("Blocking wait").
+ *  - gws_group_fd() is an eventfd, created on first use, that holds a count
+ *    while has_events is 1 (written at the 0 -> 1 transition, read back at
+ *    the drain, both under the context lock so the two cannot cross), for
+ *    select()/poll()/epoll and event loops (asyncio's add_reader()).
+ *  - Without a service thread nothing happens between the caller's calls,
+ *    so gws_group_wait() is the service step itself, run blocking: lws'
+ *    poll() loop sleeps until a socket event or its next timer, and a timer
+ *    of ours at the deadline bounds the sleep.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Default spin before a threaded wait sleeps (microseconds). */
+#define GWS_WAIT_SPIN_US 0
+/* Longest single sleep of a no-thread wait without a deadline. */
+#define GWS_WAIT_NOTHREAD_SLICE_US 1000000
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static pthread_once_t spin_once = PTHREAD_ONCE_INIT;
+static int64_t spin_ns = (int64_t)GWS_WAIT_SPIN_US * 1000;
+
+static void spin_load(void)
+{
+	const char *s = getenv("GODOT_WEBSOCKET_WAIT_SPIN_US");
+
+	if (s && *s) {
+		char *end;
+		long v = strtol(s, &end, 10);
+
+		if (!*end && v >= 0 && v <= 1000000)
+			spin_ns = (int64_t)v * 1000;
+	}
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static inline uint32_t flag(const gws_group *g)
+{
+	return __atomic_load_n(&g->has_events, __ATOMIC_SEQ_CST);
+}
+
+void gws_group_signal_locked(gws_group *g)
+{
+	if (g->has_events)
+		return;  /* only the lock holder writes it: already set */
+	__atomic_store_n(&g->has_events, 1u, __ATOMIC_SEQ_CST);
+	if (atomic_load(&g->waiters) > 0)
+		syscall(SYS_futex, (uint32_t *)&g->has_events, FUTEX_WAKE_PRIVATE, INT_MAX,
+		        NULL, NULL, 0);
+	if (g->efd >= 0 && !g->efd_set) {
+		uint64_t one = 1;
+
+		g->efd_set = write(g->efd, &one, sizeof(one)) == sizeof(one);
+	}
+}
+
+void gws_group_unsignal_locked(gws_group *g)
+{
+	__atomic_store_n(&g->has_events, 0u, __ATOMIC_RELAXED);
+	if (g->efd_set) {
+		uint64_t n;
+
+		g->efd_set = false;
+		if (read(g->efd, &n, sizeof(n)) < 0)
+			(void)0;  /* EAGAIN: nothing to reset */
+	}
+}
+
+void gws_group_wait_free(gws_group *g)
+{
+	if (g->efd >= 0)
+		close(g->efd);
+	g->efd = -1;
+}
+
+int gws_group_fd(gws_group *g)
+{
+	gws_context *ctx = g->ctx;
+	int fd;
+
+	if (!ctx->threaded)
+		return -1;
+	gws_ctx_lock(ctx);
+	if (g->efd < 0) {
+		g->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (g->efd >= 0 && g->has_events) {
+			uint64_t one = 1;
+
+			g->efd_set = write(g->efd, &one, sizeof(one)) == sizeof(one);
+		}
+	}
+	fd = g->efd;
+	gws_ctx_unlock(ctx);
+	return fd;
+}
+
+/* Sleeps until has_events or the deadline (-1: none); 1, 0, or -1 (EINTR). */
+static int wait_threaded(gws_group *g, int64_t timeout_us)
+{
+	int64_t start, deadline;
+	int r = 0;
+
+	if (flag(g))
+		return 1;
+	if (timeout_us == 0)
+		return 0;
+	pthread_once(&spin_once, spin_load);
+	start = now_ns();
+	deadline = timeout_us < 0 ? INT64_MAX : start + timeout_us * 1000;
+	if (spin_ns > 0) {
+		int64_t spin_end = start + spin_ns < deadline ? start + spin_ns : deadline;
+		unsigned i = 0;
+
+		for (;;) {
+			if (flag(g))
+				return 1;
+			cpu_relax();
+			if (!(++i & 63) && now_ns() >= spin_end)
+				break;
+		}
+	}
+	atomic_fetch_add(&g->waiters, 1);
+	for (;;) {
+		struct timespec ts, *tsp = NULL;
+
+		if (flag(g)) {
+			r = 1;
+			break;
+		}
+		if (timeout_us >= 0) {
+			int64_t left = deadline - now_ns();
+
+			if (left <= 0)
+				break;
+			ts.tv_sec = (time_t)(left / 1000000000);
+			ts.tv_nsec = (long)(left % 1000000000);
+			tsp = &ts;
+		}
+		if (syscall(SYS_futex, (uint32_t *)&g->has_events, FUTEX_WAIT_PRIVATE, 0u, tsp,
+		            NULL, 0) < 0 && errno == EINTR) {
+			r = flag(g) ? 1 : -1;
+			break;
+		}
+	}
+	atomic_fetch_sub(&g->waiters, 1);
+	return r;
+}
+
+static void wait_timer_cb(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;  /* its only job was to end lws_service()'s sleep */
+}
+
+/* The service step, blocking until the group has events or the deadline. */
+static int wait_nothread(gws_group *g, int64_t timeout_us)
+{
+	gws_context *ctx = g->ctx;
+	lws_sorted_usec_list_t sul;
+	int64_t deadline = timeout_us < 0 ? -1 : now_ns() + timeout_us * 1000;
+	int r;
+
+	memset(&sul, 0, sizeof(sul));
+	pthread_mutex_lock(&ctx->svc_lock);
+	if (!ctx->lws) {
+		/* shut down: nothing will ever arrive */
+		pthread_mutex_unlock(&ctx->svc_lock);
+		if (timeout_us != 0) {
+			struct timespec ts;
+			int64_t t = timeout_us < 0 ? GWS_WAIT_NOTHREAD_SLICE_US : timeout_us;
+
+			ts.tv_sec = (time_t)(t / 1000000);
+			ts.tv_nsec = (long)(t % 1000000) * 1000;
+			if (nanosleep(&ts, NULL) < 0 && errno == EINTR)
+				return flag(g) ? 1 : -1;
+		}
+		return flag(g) ? 1 : 0;
+	}
+	/* first the non-blocking step gws_context_service() does */
+	gws_run_commands(ctx);
+	gws_evloop_step(ctx, false);
+	gws_run_commands(ctx);
+	while (!flag(g)) {
+		int64_t left = GWS_WAIT_NOTHREAD_SLICE_US;
+
+		if (deadline >= 0) {
+			left = (deadline - now_ns() + 999) / 1000;
+			if (left <= 0)
+				break;
+		}
+		lws_sul_schedule(ctx->lws, 0, &sul, wait_timer_cb, (lws_usec_t)left);
+		if (gws_evloop_step(ctx, true) < 0)
+			break;
+		gws_run_commands(ctx);
+	}
+	lws_sul_cancel(&sul);
+	r = flag(g) ? 1 : 0;
+	pthread_mutex_unlock(&ctx->svc_lock);
+	return r;
+}
+
+int gws_group_wait(gws_group *g, int64_t timeout_us)
+{
+	return g->ctx->threaded ? wait_threaded(g, timeout_us) : wait_nothread(g, timeout_us);
+}
