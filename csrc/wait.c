@@ -41,9 +41,12 @@
 #include "internal.h"
 
 /* Default spin before a threaded wait sleeps (microseconds). */
-#define GWS_WAIT_SPIN_US 0
+#define GWS_WAIT_SPIN_US 50
 /* Longest single sleep of a no-thread wait without a deadline. */
 #define GWS_WAIT_NOTHREAD_SLICE_US 1000000
+/* How soon the deadline timer of a no-thread wait fires again (see
+ * wait_timer_cb()). */
+#define GWS_WAIT_REARM_US 1000
 
 static int64_t now_ns(void)
 {
@@ -56,9 +59,15 @@ static int64_t now_ns(void)
 static pthread_once_t spin_once = PTHREAD_ONCE_INIT;
 static int64_t spin_ns = (int64_t)GWS_WAIT_SPIN_US * 1000;
 
+static bool spin_yield = true;
+
 static void spin_load(void)
 {
 	const char *s = getenv("GODOT_WEBSOCKET_WAIT_SPIN_US");
+	const char *y = getenv("GODOT_WEBSOCKET_WAIT_SPIN_YIELD");
+
+	if (y && !strcmp(y, "0"))
+		spin_yield = false;
 
 	if (s && *s) {
 		char *end;
@@ -153,13 +162,15 @@ static int wait_threaded(gws_group *g, int64_t timeout_us)
 	deadline = timeout_us < 0 ? INT64_MAX : start + timeout_us * 1000;
 	if (spin_ns > 0) {
 		int64_t spin_end = start + spin_ns < deadline ? start + spin_ns : deadline;
-		unsigned i = 0;
 
 		for (;;) {
 			if (flag(g))
 				return 1;
-			cpu_relax();
-			if (!(++i & 63) && now_ns() >= spin_end)
+			if (spin_yield)
+				sched_yield();  /* other runnable threads first (2 CPUs) */
+			else
+				cpu_relax();
+			if (now_ns() >= spin_end)
 				break;
 		}
 	}
@@ -190,20 +201,33 @@ static int wait_threaded(gws_group *g, int64_t timeout_us)
 	return r;
 }
 
+/* Its job is to end lws_service()'s sleep at the deadline.  lws runs ripe
+ * timers *before* it computes how long to sleep, so a timer that is already
+ * due then (the thread was preempted in between) would leave the sleep
+ * unbounded: it re-arms itself a little later, which bounds it anyway. */
+typedef struct wait_timer {
+	lws_sorted_usec_list_t sul;
+	gws_context *ctx;
+} wait_timer;
+
 static void wait_timer_cb(lws_sorted_usec_list_t *sul)
 {
-	(void)sul;  /* its only job was to end lws_service()'s sleep */
+	wait_timer *t = lws_container_of(sul, wait_timer, sul);
+
+	lws_sul_schedule(t->ctx->lws, 0, sul, wait_timer_cb, GWS_WAIT_REARM_US);
 }
 
 /* The service step, blocking until the group has events or the deadline. */
 static int wait_nothread(gws_group *g, int64_t timeout_us)
 {
 	gws_context *ctx = g->ctx;
-	lws_sorted_usec_list_t sul;
+	wait_timer t;
+	lws_sorted_usec_list_t *sul = &t.sul;
 	int64_t deadline = timeout_us < 0 ? -1 : now_ns() + timeout_us * 1000;
 	int r;
 
-	memset(&sul, 0, sizeof(sul));
+	memset(&t, 0, sizeof(t));
+	t.ctx = ctx;
 	pthread_mutex_lock(&ctx->svc_lock);
 	if (!ctx->lws) {
 		/* shut down: nothing will ever arrive */
@@ -231,12 +255,12 @@ static int wait_nothread(gws_group *g, int64_t timeout_us)
 			if (left <= 0)
 				break;
 		}
-		lws_sul_schedule(ctx->lws, 0, &sul, wait_timer_cb, (lws_usec_t)left);
+		lws_sul_schedule(ctx->lws, 0, sul, wait_timer_cb, (lws_usec_t)left);
 		if (gws_evloop_step(ctx, true) < 0)
 			break;
 		gws_run_commands(ctx);
 	}
-	lws_sul_cancel(&sul);
+	lws_sul_cancel(sul);
 	r = flag(g) ? 1 : 0;
 	pthread_mutex_unlock(&ctx->svc_lock);
 	return r;
