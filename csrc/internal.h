@@ -137,6 +137,15 @@ struct gws_context {
 	void *evloop_handle;            /* [S] the libev loop (evloop.c) */
 	void *evloop_watchers;          /* [S] its prepare and check watchers */
 	lws_sorted_usec_list_t evloop_tick; /* [S] libev: bounds timer lateness */
+	/* A thread in gws_group_wait() may run the event loop itself while the
+	 * service thread is parked (wait.c, "driving"): */
+	atomic_int park_req;            /* a waiter asks the service thread to park */
+	atomic_bool parked;             /* it is parked (written under svc_lock) */
+	atomic_bool driving;            /* a waiter runs the loop (set under svc_lock) */
+	atomic_uint park_word;          /* futex of the parked service thread */
+	atomic_llong drive_end_ns;      /* when the last driver left (CLOCK_MONOTONIC) */
+	atomic_int sleepers;            /* waiters asleep on a group's futex */
+	atomic_bool park_end;           /* a leaving driver: take the loop back now */
 };
 
 struct gws_group {
@@ -291,8 +300,20 @@ struct lws_context *gws_evloop_create(gws_context *ctx,
 /* One service step: blocking (until an event, lws timer or
  * lws_cancel_service()) or not.  < 0 when lws is done.  [S] */
 int gws_evloop_step(gws_context *ctx, bool block);
+/* libev only: one blocking step that returns after at most timeout_ns.  [S] */
+void gws_evloop_step_for(gws_context *ctx, int64_t timeout_ns);
 /* lws_context_destroy(ctx->lws), then the loop. */
 void gws_evloop_destroy(gws_context *ctx);
+
+/* wait.c - the service thread's side of driving */
+/* Parks the service thread (svc_lock held, released while parked) until no
+ * waiter drives and none did for a while, or a command needs it.  [S] */
+void gws_service_park(gws_context *ctx);
+/* Wakes the parked service thread (a command was queued).  Any thread. */
+void gws_service_kick(gws_context *ctx);
+/* While the service thread is parked and no waiter runs the loop: runs the
+ * command queue on this thread (true), else false.  No lock held. */
+bool gws_service_run_parked(gws_context *ctx);
 
 /* group.c - all under lock */
 void gws_emit_locked(gws_group *g, uint32_t type, uint32_t conn, int32_t code,

@@ -15,8 +15,28 @@
  *    one of the two sees the other's write.
  *    Before it sleeps a waiter may spin for a few microseconds
  *    (GODOT_WEBSOCKET_WAIT_SPIN_US, default GWS_WAIT_SPIN_US) reading the
- *    word, which saves the wake-up latency of a sleeping thread when the
- *    event is that close; see docs/performance.md ("Blocking wait").
+ *    word and yielding the CPU, which saves the wake-up latency of a
+ *    sleeping thread when the event is that close; see docs/performance.md
+ *    ("Blocking wait").
+ *  - Better still, on the libev loop a waiter runs the event loop itself
+ *    ("drives") while the service thread is parked: an event then costs one
+ *    thread wake-up (the waiter's, in epoll_wait), not two (the service
+ *    thread's, then the waiter's), as without a thread.  A waiter asks with
+ *    park_req; the service thread parks (releases svc_lock, sleeps on
+ *    park_word) the next time it would block, and from then on a waiter
+ *    that gets svc_lock while `parked` is set runs the loop (commands, lws,
+ *    timers) until its group has events or its deadline.  `parked` is only
+ *    cleared, and `driving` only set, under svc_lock, so a driver that holds
+ *    it knows the service thread stays out; a driver lends svc_lock during
+ *    epoll_wait exactly as the service thread does (direct sends go on).
+ *    The service thread takes the loop back when commands are queued and
+ *    nobody runs the loop, when a leaving driver knows of other waiters
+ *    asleep (park_end), or when no waiter ran the loop for GWS_PARK_NS: a
+ *    threaded context still does its I/O while the caller computes, at most
+ *    that much later.  Commands queued while it is parked and nobody drives
+ *    are run by the queuing thread itself (gws_service_run_parked(), from
+ *    gws_ctx_unlock()) instead of waking it.  GODOT_WEBSOCKET_WAIT_DRIVE=0
+ *    turns driving off (for comparisons).
  *  - gws_group_fd() is an eventfd, created on first use, that holds a count
  *    while has_events is 1 (written at the 0 -> 1 transition, read back at
  *    the drain, both under the context lock so the two cannot cross), for
@@ -44,6 +64,11 @@
 #define GWS_WAIT_SPIN_US 50
 /* Longest single sleep of a no-thread wait without a deadline. */
 #define GWS_WAIT_NOTHREAD_SLICE_US 1000000
+/* The service thread takes the loop back when no waiter ran it for this
+ * long (ns; wait.c "driving"). */
+#define GWS_PARK_NS 2000000
+/* Longest single stretch a waiter runs the loop (ns). */
+#define GWS_DRIVE_SLICE_NS 1000000000
 /* How soon the deadline timer of a no-thread wait fires again (see
  * wait_timer_cb()). */
 #define GWS_WAIT_REARM_US 1000
@@ -60,11 +85,16 @@ static pthread_once_t spin_once = PTHREAD_ONCE_INIT;
 static int64_t spin_ns = (int64_t)GWS_WAIT_SPIN_US * 1000;
 
 static bool spin_yield = true;
+static bool drive_on = true;
 
 static void spin_load(void)
 {
 	const char *s = getenv("GODOT_WEBSOCKET_WAIT_SPIN_US");
 	const char *y = getenv("GODOT_WEBSOCKET_WAIT_SPIN_YIELD");
+	const char *d = getenv("GODOT_WEBSOCKET_WAIT_DRIVE");
+
+	if (d && !strcmp(d, "0"))
+		drive_on = false;
 
 	if (y && !strcmp(y, "0"))
 		spin_yield = false;
@@ -147,6 +177,125 @@ int gws_group_fd(gws_group *g)
 	return fd;
 }
 
+/* ---- driving: the waiter runs the event loop ------------------------------ */
+
+static void futex_wait_ns(atomic_uint *word, unsigned seq, int64_t ns)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(ns / 1000000000);
+	ts.tv_nsec = (long)(ns % 1000000000);
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
+}
+
+void gws_service_kick(gws_context *ctx)
+{
+	if (!atomic_load(&ctx->parked))
+		return;
+	atomic_fetch_add(&ctx->park_word, 1);
+	syscall(SYS_futex, (uint32_t *)&ctx->park_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+bool gws_service_run_parked(gws_context *ctx)
+{
+	if (!atomic_load(&ctx->parked) || atomic_load(&ctx->driving) ||
+	    pthread_mutex_trylock(&ctx->svc_lock))
+		return false;
+	if (!atomic_load(&ctx->parked) || atomic_load(&ctx->driving) || !ctx->lws ||
+	    atomic_load(&ctx->stopping)) {
+		pthread_mutex_unlock(&ctx->svc_lock);
+		return false;
+	}
+	ctx->svc_held = true;
+	gws_run_commands(ctx);
+	ctx->svc_held = false;
+	pthread_mutex_unlock(&ctx->svc_lock);
+	return true;
+}
+
+void gws_service_park(gws_context *ctx)
+{
+	ctx->svc_held = false;
+	atomic_store(&ctx->parked, true);
+	pthread_mutex_unlock(&ctx->svc_lock);
+	for (;;) {
+		unsigned seq = atomic_load(&ctx->park_word);
+		bool resume = atomic_load(&ctx->stopping);
+
+		if (!resume) {
+			/* work for the loop and nobody to run it (a driver runs
+			 * commands itself: lws_cancel_service() wakes it) */
+			pthread_mutex_lock(&ctx->lock);
+			resume = ctx->cmd_head || ctx->nwant_write;
+			pthread_mutex_unlock(&ctx->lock);
+		}
+		if (!resume && !atomic_load(&ctx->driving))
+			resume = atomic_exchange(&ctx->park_end, false) ||
+			         now_ns() - atomic_load(&ctx->drive_end_ns) >= GWS_PARK_NS;
+		if (resume) {
+			pthread_mutex_lock(&ctx->svc_lock);
+			if (!atomic_load(&ctx->driving)) {
+				atomic_store(&ctx->park_req, 0);
+				atomic_store(&ctx->parked, false);
+				ctx->svc_held = true;
+				return;
+			}
+			/* (lent by a driver waiting in epoll) */
+			pthread_mutex_unlock(&ctx->svc_lock);
+		}
+		futex_wait_ns(&ctx->park_word, seq, GWS_PARK_NS);
+	}
+}
+
+/* Runs the event loop on this thread until the group has events or the
+ * deadline, if the service thread is parked; else returns 0 at once. */
+static int drive(gws_group *g, int64_t deadline, int *result)
+{
+	gws_context *ctx = g->ctx;
+	int r = 0;
+
+	if (!drive_on || ctx->evloop != GWS_EVENT_LOOP_LIBEV)
+		return 0;
+	if (!atomic_load(&ctx->park_req))
+		atomic_store(&ctx->park_req, 1);  /* parks after its next wake-up */
+	/* counts as driving for gws_service_park(): stay parked a while */
+	atomic_store(&ctx->drive_end_ns, now_ns());
+	if (!atomic_load(&ctx->parked) || pthread_mutex_trylock(&ctx->svc_lock))
+		return 0;
+	/* parked is cleared under svc_lock: with it held, it stays parked */
+	if (!atomic_load(&ctx->parked) || atomic_load(&ctx->driving) ||
+	    atomic_load(&ctx->stopping) || !ctx->lws) {
+		pthread_mutex_unlock(&ctx->svc_lock);
+		return 0;
+	}
+	atomic_store(&ctx->driving, true);
+	ctx->svc_held = true;
+	for (;;) {
+		int64_t left;
+
+		gws_run_commands(ctx);
+		if (flag(g)) {
+			r = 1;
+			break;
+		}
+		left = deadline - now_ns();
+		if (left <= 0 || atomic_load(&ctx->stopping))
+			break;
+		gws_evloop_step_for(ctx, left < GWS_DRIVE_SLICE_NS ? left : GWS_DRIVE_SLICE_NS);
+	}
+	ctx->svc_held = false;
+	atomic_store(&ctx->drive_end_ns, now_ns());
+	atomic_store(&ctx->driving, false);
+	pthread_mutex_unlock(&ctx->svc_lock);
+	/* someone asleep on a group needs the loop run: the service thread */
+	if (atomic_load(&ctx->sleepers) > 0) {
+		atomic_store(&ctx->park_end, true);
+		gws_service_kick(ctx);
+	}
+	*result = r;
+	return 1;
+}
+
 /* Sleeps until has_events or the deadline (-1: none); 1, 0, or -1 (EINTR). */
 static int wait_threaded(gws_group *g, int64_t timeout_us)
 {
@@ -160,6 +309,11 @@ static int wait_threaded(gws_group *g, int64_t timeout_us)
 	pthread_once(&spin_once, spin_load);
 	start = now_ns();
 	deadline = timeout_us < 0 ? INT64_MAX : start + timeout_us * 1000;
+	if (drive(g, timeout_us < 0 ? start + GWS_DRIVE_SLICE_NS : deadline, &r)) {
+		if (r || timeout_us >= 0)
+			return r;
+		return -1;  /* no limit: the caller comes back (signals checked) */
+	}
 	if (spin_ns > 0) {
 		int64_t spin_end = start + spin_ns < deadline ? start + spin_ns : deadline;
 
@@ -175,6 +329,7 @@ static int wait_threaded(gws_group *g, int64_t timeout_us)
 		}
 	}
 	atomic_fetch_add(&g->waiters, 1);
+	atomic_fetch_add(&g->ctx->sleepers, 1);
 	for (;;) {
 		struct timespec ts, *tsp = NULL;
 
@@ -197,6 +352,7 @@ static int wait_threaded(gws_group *g, int64_t timeout_us)
 			break;
 		}
 	}
+	atomic_fetch_sub(&g->ctx->sleepers, 1);
 	atomic_fetch_sub(&g->waiters, 1);
 	return r;
 }

@@ -315,6 +315,42 @@ def test_no_lost_wakeups(kind: str, spin: str) -> None:
     assert "missed 0" in p.stdout, p.stdout + p.stderr[-2000:]
 
 
+def test_threads_waiting_on_peers_of_one_context(ws_server: Any) -> None:
+    """Two threads, each with its own peer on the one threaded context, echo round trips
+    awaited by wait(2.0): while one runs the event loop inside its wait, the other's
+    events must still wake it (no wait may time out)."""
+    srv = ws_server()  # echo
+    ctx = Context()
+    n = 150 if os.environ.get("GWS_SANITIZER") else 600
+    missed: list[int] = []
+    errors: list[BaseException] = []
+
+    def run(delay_every: int) -> None:
+        try:
+            ws = _open_client(ctx, srv.url)
+            for i in range(n):
+                ws.put_packet(b"%d" % i)
+                while not ws.get_available_packet_count():
+                    if not ws.wait(2.0):
+                        missed.append(i)
+                    ws.poll()
+                assert ws.get_packet() == b"%d" % i
+                if i % delay_every == 0:
+                    time.sleep(0.003)  # away from wait() longer than the loop stays parked
+            ws.close(-1)
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in (7, 11)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert not missed
+    ctx.shutdown()
+
+
 # ---------------------------------------------------------------- fileno()
 
 
