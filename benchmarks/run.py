@@ -71,9 +71,11 @@ PEER_IDLE = {"ours-yield": "yield", "ours-nt-yield": "yield"}
 PEER_WORKLOADS = {"ours-nt": {"W1", "W2", "W4", "W6"}, "ours-yield": {"W1"},
                   "ours-nt-yield": {"W1"}}
 # What our server's loop does when a poll() found nothing (see servers/ours_server.py):
-# the throughput/latency workloads spin (sched_yield), the idle-connection and game
-# workloads run a 60 Hz game loop, as a Godot server would.
-OURS_IDLE = {"W1": "yield", "W2": "yield", "W3": "yield", "W4": "yield",
+# W1 blocks in wait() (the package's blocking wait: the waiting thread runs the event
+# loop itself, one wake-up per message, no spinning core; docs/performance.md, "Blocking
+# wait"), the other throughput workloads spin (sched_yield), the idle-connection and
+# game workloads run a 60 Hz game loop, as a Godot server would.
+OURS_IDLE = {"W1": "wait", "W2": "yield", "W3": "yield", "W4": "yield",
              "W5": "tick:60", "W6": "tick:60"}
 
 FULL = {

@@ -397,6 +397,44 @@ def test_fileno_with_selectors() -> None:
     ctx.shutdown()
 
 
+def test_fileno_with_asyncio() -> None:
+    """``loop.add_reader(peer.fileno(), ...)``: the reader runs when a packet arrives."""
+    import asyncio
+
+    ctx = Context()
+    mp = _server(ctx)
+    ws = _open_client(ctx, f"ws://127.0.0.1:{mp.get_local_port()}")
+    got: list[bytes] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        def on_news() -> None:
+            ws.poll()
+            while ws.get_available_packet_count():
+                got.append(ws.get_packet())
+            if len(got) >= 2 and not done.done():  # the id message, then ours
+                done.set_result(None)
+
+        loop.add_reader(ws.fileno(), on_news)
+        deadline = time.monotonic() + DEFAULT_TIMEOUT
+        while not mp.get_peer_ids():  # the server side, driven from this loop too
+            assert time.monotonic() < deadline
+            mp.poll()
+            await asyncio.sleep(0.005)
+        mp.set_target_peer(mp.get_peer_ids()[0])
+        mp.put_packet(b"via asyncio")
+        await asyncio.wait_for(done, DEFAULT_TIMEOUT)
+        loop.remove_reader(ws.fileno())
+
+    asyncio.run(main())
+    assert got[-1] == b"via asyncio"
+    ws.close(-1)
+    mp.close()
+    ctx.shutdown()
+
+
 def test_fileno_unsupported() -> None:
     with pytest.raises(io.UnsupportedOperation):
         WebSocketMultiplayerPeer().fileno()
