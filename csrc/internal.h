@@ -4,9 +4,11 @@
  * Locking: one mutex per context (ctx->lock) guards every field marked
  * [L] below, for all groups, connections and listeners of that context.
  * Fields marked [S] belong to whoever holds ctx->svc_lock: the service
- * thread holds it at all times except while it waits in epoll (or the
- * polling thread during a no-thread service step), and a sender that gets it
- * with trylock may write to a socket itself (gws_direct_send()).  ctx->lock is
+ * thread holds it at all times except while it waits in epoll or is parked
+ * (or the polling thread during a no-thread service step); a waiter that
+ * runs the loop while the service thread is parked holds it the same way
+ * (wait.c); and a sender that gets it with trylock may write to a socket
+ * itself (gws_direct_send()).  ctx->lock is
  * held only for queue operations, never across I/O; svc_lock is taken before
  * ctx->lock, never after.
  */

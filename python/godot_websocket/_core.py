@@ -138,7 +138,8 @@ def wait_timeout_us(timeout: float | None) -> int:
     if timeout is None:
         return -1
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+        raise TypeError(
+            f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
     if timeout < 0 or math.isnan(timeout):
         raise ValueError(f"timeout must be >= 0 seconds, not {timeout!r}")
     if math.isinf(timeout):
@@ -255,6 +256,7 @@ class Group:
         thread queues an event; without a thread: runs the service step, blocking.
         """
         ptr = self.ptr
+        r: int
         if 0 <= timeout_us <= _WAIT_SLICE_US:
             r = _group_wait(ptr, timeout_us)
             if r >= 0:
