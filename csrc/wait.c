@@ -31,7 +31,7 @@
  *    epoll_wait exactly as the service thread does (direct sends go on).
  *    The service thread takes the loop back when commands are queued and
  *    nobody runs the loop, when a leaving driver knows of other waiters
- *    asleep (park_end), or when no waiter ran the loop for GWS_PARK_NS: a
+ *    asleep (park_end), or when no waiter ran the loop for 2 ms (GODOT_WEBSOCKET_WAIT_PARK_US): a
  *    threaded context still does its I/O while the caller computes, at most
  *    that much later.  Commands queued while it is parked and nobody drives
  *    are run by the queuing thread itself (gws_service_run_parked(), from
@@ -66,7 +66,7 @@
 #define GWS_WAIT_NOTHREAD_SLICE_US 1000000
 /* The service thread takes the loop back when no waiter ran it for this
  * long (ns; wait.c "driving"). */
-#define GWS_PARK_NS 2000000
+#define GWS_PARK_NS_DEFAULT 2000000
 /* Longest single stretch a waiter runs the loop (ns). */
 #define GWS_DRIVE_SLICE_NS 1000000000
 /* How soon the deadline timer of a no-thread wait fires again (see
@@ -86,6 +86,7 @@ static int64_t spin_ns = (int64_t)GWS_WAIT_SPIN_US * 1000;
 
 static bool spin_yield = true;
 static bool drive_on = true;
+static int64_t park_ns = GWS_PARK_NS_DEFAULT;
 
 static void spin_load(void)
 {
@@ -93,8 +94,17 @@ static void spin_load(void)
 	const char *y = getenv("GODOT_WEBSOCKET_WAIT_SPIN_YIELD");
 	const char *d = getenv("GODOT_WEBSOCKET_WAIT_DRIVE");
 
+	const char *pk = getenv("GODOT_WEBSOCKET_WAIT_PARK_US");
+
 	if (d && !strcmp(d, "0"))
 		drive_on = false;
+	if (pk && *pk) {
+		char *end;
+		long v = strtol(pk, &end, 10);
+
+		if (!*end && v > 0 && v <= 1000000)
+			park_ns = (int64_t)v * 1000;
+	}
 
 	if (y && !strcmp(y, "0"))
 		spin_yield = false;
@@ -231,7 +241,7 @@ void gws_service_park(gws_context *ctx)
 		}
 		if (!resume && !atomic_load(&ctx->driving))
 			resume = atomic_exchange(&ctx->park_end, false) ||
-			         now_ns() - atomic_load(&ctx->drive_end_ns) >= GWS_PARK_NS;
+			         now_ns() - atomic_load(&ctx->drive_end_ns) >= park_ns;
 		if (resume) {
 			pthread_mutex_lock(&ctx->svc_lock);
 			if (!atomic_load(&ctx->driving)) {
@@ -243,7 +253,7 @@ void gws_service_park(gws_context *ctx)
 			/* (lent by a driver waiting in epoll) */
 			pthread_mutex_unlock(&ctx->svc_lock);
 		}
-		futex_wait_ns(&ctx->park_word, seq, GWS_PARK_NS);
+		futex_wait_ns(&ctx->park_word, seq, park_ns);
 	}
 }
 

@@ -62,7 +62,8 @@ def main() -> None:
     tick_ns = int(1e9 / float(idle_arg)) if idle_kind == "tick" else 0
     tickwait_ns = int(1e9 / float(idle_arg)) if idle_kind == "tickwait" else 0
     wait_s = (float(idle_arg) if idle_arg else 0.05) if idle_kind == "wait" else 0.0
-    wait = mp.wait
+    # (looked up only when used: older builds of the package, compared in A/B runs, lack it)
+    wait = mp.wait if wait_s or tickwait_ns else None
     yield_ = os.sched_yield
     sleep = time.sleep
     now_ns = _srv.now_ns
@@ -136,7 +137,7 @@ def main() -> None:
             if t >= next_poll:
                 next_poll += tickwait_ns * max(1, (t - next_poll) // tickwait_ns)
             if not n:
-                wait(max(0, next_poll - t) / 1e9)
+                wait(max(0, next_poll - t) / 1e9)  # type: ignore[misc]
         elif tick_ns:
             next_poll += tick_ns
             delay = next_poll - now_ns()
@@ -146,7 +147,7 @@ def main() -> None:
                 next_poll = now_ns()
         elif not n:
             if wait_s:
-                wait(wait_s)
+                wait(wait_s)  # type: ignore[misc]
             elif sleep_s:
                 sleep(sleep_s)
             else:
