@@ -262,6 +262,7 @@ void gws_service_park(gws_context *ctx)
 static int drive(gws_group *g, int64_t deadline, int *result)
 {
 	gws_context *ctx = g->ctx;
+	int64_t spin_end;
 	int r = 0;
 
 	if (!drive_on || ctx->evloop != GWS_EVENT_LOOP_LIBEV)
@@ -280,17 +281,27 @@ static int drive(gws_group *g, int64_t deadline, int *result)
 	}
 	atomic_store(&ctx->driving, true);
 	ctx->svc_held = true;
+	spin_end = now_ns() + spin_ns;
 	for (;;) {
-		int64_t left;
+		int64_t now, left;
 
 		gws_run_commands(ctx);
 		if (flag(g)) {
 			r = 1;
 			break;
 		}
-		left = deadline - now_ns();
+		now = now_ns();
+		left = deadline - now;
 		if (left <= 0 || atomic_load(&ctx->stopping))
 			break;
+		if (now < spin_end) {
+			/* spin first: non-blocking steps, so that an event that
+			 * comes this soon finds the thread (and its CPU) awake */
+			gws_evloop_step(ctx, false);
+			if (spin_yield)
+				sched_yield();
+			continue;
+		}
 		gws_evloop_step_for(ctx, left < GWS_DRIVE_SLICE_NS ? left : GWS_DRIVE_SLICE_NS);
 	}
 	ctx->svc_held = false;
@@ -390,6 +401,7 @@ static int wait_nothread(gws_group *g, int64_t timeout_us)
 	wait_timer t;
 	lws_sorted_usec_list_t *sul = &t.sul;
 	int64_t deadline = timeout_us < 0 ? -1 : now_ns() + timeout_us * 1000;
+	int64_t spin_end;
 	int r;
 
 	memset(&t, 0, sizeof(t));
@@ -409,10 +421,20 @@ static int wait_nothread(gws_group *g, int64_t timeout_us)
 		}
 		return flag(g) ? 1 : 0;
 	}
-	/* first the non-blocking step gws_context_service() does */
-	gws_run_commands(ctx);
-	gws_evloop_step(ctx, false);
-	gws_run_commands(ctx);
+	/* first the non-blocking step gws_context_service() does, repeated
+	 * for the spin time (see drive()) */
+	pthread_once(&spin_once, spin_load);
+	spin_end = now_ns() + (timeout_us ? spin_ns : 0);
+	for (;;) {
+		gws_run_commands(ctx);
+		gws_evloop_step(ctx, false);
+		gws_run_commands(ctx);
+		if (flag(g) || now_ns() >= spin_end ||
+		    (deadline >= 0 && now_ns() >= deadline))
+			break;
+		if (spin_yield)
+			sched_yield();
+	}
 	while (!flag(g)) {
 		int64_t left = GWS_WAIT_NOTHREAD_SLICE_US;
 
