@@ -412,10 +412,10 @@ static int wait_nothread(gws_group *g, int64_t timeout_us)
 		pthread_mutex_unlock(&ctx->svc_lock);
 		if (timeout_us != 0) {
 			struct timespec ts;
-			int64_t t = timeout_us < 0 ? GWS_WAIT_NOTHREAD_SLICE_US : timeout_us;
+			int64_t us = timeout_us < 0 ? GWS_WAIT_NOTHREAD_SLICE_US : timeout_us;
 
-			ts.tv_sec = (time_t)(t / 1000000);
-			ts.tv_nsec = (long)(t % 1000000) * 1000;
+			ts.tv_sec = (time_t)(us / 1000000);
+			ts.tv_nsec = (long)(us % 1000000) * 1000;
 			if (nanosleep(&ts, NULL) < 0 && errno == EINTR)
 				return flag(g) ? 1 : -1;
 		}
