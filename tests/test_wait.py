@@ -445,5 +445,6 @@ def test_fileno_unsupported() -> None:
     mp = _server(nt)
     with pytest.raises(io.UnsupportedOperation):
         mp.fileno()
+    assert mp.wait(0) is False
     mp.close()
     nt.shutdown()
