@@ -148,6 +148,7 @@ struct gws_context {
 	atomic_llong drive_end_ns;      /* when the last driver left (CLOCK_MONOTONIC) */
 	atomic_int sleepers;            /* waiters asleep on a group's futex */
 	atomic_bool park_end;           /* a leaving driver: take the loop back now */
+	atomic_llong inline_last_ns;    /* last gws_service_run_parked() try */
 };
 
 struct gws_group {

@@ -208,8 +208,16 @@ void gws_service_kick(gws_context *ctx)
 
 bool gws_service_run_parked(gws_context *ctx)
 {
-	if (!atomic_load(&ctx->parked) || atomic_load(&ctx->driving) ||
-	    pthread_mutex_trylock(&ctx->svc_lock))
+	int64_t now;
+
+	if (!atomic_load(&ctx->parked) || atomic_load(&ctx->driving))
+		return false;
+	/* A burst (as in gws_direct_send()): the service thread takes the
+	 * loop back and batches it, rather than a write per command here. */
+	now = now_ns();
+	if (now - atomic_exchange(&ctx->inline_last_ns, now) < GWS_DIRECT_GAP_NS)
+		return false;
+	if (pthread_mutex_trylock(&ctx->svc_lock))
 		return false;
 	if (!atomic_load(&ctx->parked) || atomic_load(&ctx->driving) || !ctx->lws ||
 	    atomic_load(&ctx->stopping)) {
@@ -219,6 +227,8 @@ bool gws_service_run_parked(gws_context *ctx)
 	ctx->svc_held = true;
 	gws_run_commands(ctx);
 	ctx->svc_held = false;
+	/* (a burst counts from the end of a long run: writes to many peers) */
+	atomic_store(&ctx->inline_last_ns, now_ns());
 	pthread_mutex_unlock(&ctx->svc_lock);
 	return true;
 }
