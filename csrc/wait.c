@@ -466,5 +466,15 @@ static int wait_nothread(gws_group *g, int64_t timeout_us)
 
 int gws_group_wait(gws_group *g, int64_t timeout_us)
 {
-	return g->ctx->threaded ? wait_threaded(g, timeout_us) : wait_nothread(g, timeout_us);
+	int r;
+
+	if (flag(g))
+		return 1;  /* the common case in a busy loop: no reference needed */
+	/* The caller's handle may be released by another thread as soon as
+	 * this returns (it holds the group only through Python objects): our
+	 * own reference orders every access here before the free. */
+	gws_group_ref(g);
+	r = g->ctx->threaded ? wait_threaded(g, timeout_us) : wait_nothread(g, timeout_us);
+	gws_group_unref(g);
+	return r;
 }

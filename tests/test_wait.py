@@ -448,3 +448,27 @@ def test_fileno_unsupported() -> None:
     assert mp.wait(0) is False
     mp.close()
     nt.shutdown()
+
+
+def test_shutdown_during_wait() -> None:
+    """A context shut down while a thread waits (and runs its loop): the wait ends soon,
+    and nothing hangs."""
+    ctx = Context()
+    mp = _server(ctx)
+    ws = _open_client(ctx, f"ws://127.0.0.1:{mp.get_local_port()}")
+    ws.poll()
+    while ws.get_available_packet_count():
+        ws.get_packet()
+    ws.wait(0.01)  # the service thread parks for this waiter
+    box: list[tuple[bool, float]] = []
+    t = threading.Thread(target=lambda: box.append(_timed(ws.wait, 5.0)))
+    t.start()
+    time.sleep(0.2)
+    ctx.shutdown()
+    t.join(DEFAULT_TIMEOUT)
+    assert not t.is_alive()
+    r, took = box[0]
+    assert took < 5.0  # woken by the connection's CLOSED event
+    assert r is True
+    ws.poll()
+    assert ws.get_ready_state() == WebSocketPeer.STATE_CLOSED
