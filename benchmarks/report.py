@@ -19,9 +19,12 @@ from typing import Any
 
 BEGIN = "<!-- results:begin -->"
 END = "<!-- results:end -->"
-PEER_ORDER = ["ours", "ours-nt", "ours-batch", "ours-nt-batch", "picows", "websockets",
-              "aiohttp", "lwsc"]
-PEER_NAME = {"ours": "**ours** (godot_websocket)", "ours-nt": "**ours**, no-thread context",
+PEER_ORDER = ["ours", "ours-yield", "ours-nt", "ours-nt-yield", "ours-batch", "ours-nt-batch",
+              "picows", "websockets", "aiohttp", "lwsc"]
+PEER_NAME = {"ours": "**ours** (godot_websocket)",
+             "ours-yield": "ours, spinning idle loop (`--idle yield`)",
+             "ours-nt": "**ours**, no-thread context",
+             "ours-nt-yield": "ours, no-thread context, spinning idle loop (`--idle yield`)",
              "ours-batch": "**ours**, batch calls (get_packets/put_packets)",
              "ours-nt-batch": "**ours**, no-thread context, batch calls",
              "picows": "picows", "websockets": "websockets", "aiohttp": "aiohttp",

@@ -53,28 +53,34 @@ from common import (
     summarize,
 )
 
-ALL_PEERS = ["ours", "ours-nt", "ours-batch", "ours-nt-batch", "picows", "websockets",
-             "aiohttp", "lwsc"]
+ALL_PEERS = ["ours", "ours-yield", "ours-nt", "ours-nt-yield", "ours-batch", "ours-nt-batch",
+             "picows", "websockets", "aiohttp", "lwsc"]
 ALL_WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6"]
-PEER_MODULE = {"ours": "godot_websocket", "ours-nt": "godot_websocket",
+PEER_MODULE = {"ours": "godot_websocket", "ours-yield": "godot_websocket",
+               "ours-nt": "godot_websocket", "ours-nt-yield": "godot_websocket",
                "ours-batch": "godot_websocket", "ours-nt-batch": "godot_websocket",
-               "picows": "picows",
-               "websockets": "websockets", "aiohttp": "aiohttp"}
+               "picows": "picows", "websockets": "websockets", "aiohttp": "aiohttp"}
 # "ours-nt" is this package with a no-thread context (Context(threaded=False)): every
 # I/O step runs inside poll() on the caller's thread, Godot's own model.  Same server
 # (servers/ours_server.py --context nothread) and same Godot protocol as "ours".
 # "ours-batch"/"ours-nt-batch": the same, with the batch extension (not in Godot's
 # API): the server drains with get_packets(), our own client sends with put_packets().
-OURS_PEERS = ("ours", "ours-nt", "ours-batch", "ours-nt-batch")
+OURS_PEERS = ("ours", "ours-yield", "ours-nt", "ours-nt-yield", "ours-batch", "ours-nt-batch")
+# "ours-yield" / "ours-nt-yield": the same servers and own clients with the spinning
+# idle strategy (poll(), os.sched_yield(), poll again) where "ours" and "ours-nt" block
+# in wait(): W1 only, a labelled row beside the default so the two stay comparable.
+PEER_IDLE = {"ours-yield": "yield", "ours-nt-yield": "yield"}
 # Peers that run only some workloads (all others run every workload).  ours-nt runs
 # the latency, fan-in, large-message and game-loop workloads; not W3, and not W5,
 # whose 10,000 connections it would accept at only 60 polls/s (W5's game loop).
-PEER_WORKLOADS = {"ours-nt": {"W1", "W2", "W4", "W6"}, "ours-batch": {"W2"},
-                  "ours-nt-batch": {"W2"}}
+PEER_WORKLOADS = {"ours-nt": {"W1", "W2", "W4", "W6"}, "ours-yield": {"W1"},
+                  "ours-nt-yield": {"W1"}, "ours-batch": {"W2"}, "ours-nt-batch": {"W2"}}
 # What our server's loop does when a poll() found nothing (see servers/ours_server.py):
-# the throughput/latency workloads spin (sched_yield), the idle-connection and game
-# workloads run a 60 Hz game loop, as a Godot server would.
-OURS_IDLE = {"W1": "yield", "W2": "yield", "W3": "yield", "W4": "yield",
+# W1 blocks in wait() (the package's blocking wait: the waiting thread runs the event
+# loop itself, one wake-up per message, no spinning core; docs/performance.md, "Blocking
+# wait"), the other throughput workloads spin (sched_yield), the idle-connection and
+# game workloads run a 60 Hz game loop, as a Godot server would.
+OURS_IDLE = {"W1": "wait", "W2": "yield", "W3": "yield", "W4": "yield",
              "W5": "tick:60", "W6": "tick:60"}
 
 FULL = {
@@ -100,6 +106,11 @@ def is_ours(peer: str) -> bool:
     """This package's server (either context): a Godot multiplayer server, whose first
     message on every connection is the peer's id."""
     return peer in OURS_PEERS
+
+
+def is_nothread(peer: str) -> bool:
+    """One of ours on a no-thread context (``Context(threaded=False)``)."""
+    return peer.startswith("ours-nt")
 
 
 def runs(peer: str, workload: str) -> bool:
@@ -241,6 +252,10 @@ class Runner:
         self.records: list[dict[str, Any]] = []
         self.serial = 0
 
+    def ours_idle(self, peer: str, workload: str) -> str:
+        """The idle strategy (ours_server.py --idle) of one of our peers in a workload."""
+        return PEER_IDLE.get(peer) or self.args.ours_idle or OURS_IDLE[workload]
+
     def server(self, peer: str, mode: str, workload: str) -> ServerProc:
         self.serial += 1
         logf = self.tmp / f"{self.serial:04d}-{workload}-{peer}.log"
@@ -251,8 +266,8 @@ class Runner:
             script = "ours_server.py" if is_ours(peer) else f"{peer}_server.py"
             argv = [sys.executable, str(SERVERS_DIR / script), "--mode", mode]
             if is_ours(peer):
-                argv += ["--idle", self.args.ours_idle or OURS_IDLE[workload]]
-            if peer.startswith("ours-nt"):
+                argv += ["--idle", self.ours_idle(peer, workload)]
+            if is_nothread(peer):
                 argv += ["--context", "nothread"]
             if peer.endswith("-batch"):
                 argv += ["--batch"]
@@ -317,6 +332,10 @@ class Runner:
         argv = [sys.executable, str(BENCH_DIR / "clients" / "own_client.py"), "--peer", peer,
                 "--port", str(port), "--size", str(cfg["size"]), "--n", str(cfg["n"]),
                 "--warmup", str(cfg["warmup"])]
+        if is_ours(peer):
+            # the client idles the way the server does: spins, or blocks in wait()
+            wait = self.ours_idle(peer, workload).startswith("wait")
+            argv += ["--idle", "wait" if wait else "yield"]
         try:
             p = subprocess.run(argv, capture_output=True, text=True, timeout=300)
         except subprocess.TimeoutExpired:

@@ -33,6 +33,7 @@ void gws_ctx_wait_locked(gws_context *ctx)
 		ctx->wake_request = false;
 		if (ctx->lws)
 			lws_cancel_service(ctx->lws);
+		gws_service_kick(ctx);
 	}
 	pthread_cond_wait(&ctx->cond, &ctx->lock);
 }
@@ -49,7 +50,12 @@ void gws_ctx_unlock(gws_context *ctx)
 	}
 	pthread_mutex_unlock(&ctx->lock);
 	if (l) {
-		lws_cancel_service(l);
+		/* The service thread parked for a waiter that runs the loop
+		 * (wait.c): run the queue here rather than wake it. */
+		if (!gws_service_run_parked(ctx)) {
+			lws_cancel_service(l);
+			gws_service_kick(ctx);
+		}
 		atomic_fetch_sub(&ctx->wakers, 1);
 	}
 }
@@ -264,6 +270,11 @@ static void *service_main(void *arg)
 	ctx->svc_held = true;
 	while (!atomic_load(&ctx->stopping)) {
 		gws_run_commands(ctx);
+		/* a waiter would rather run the loop itself (wait.c) */
+		if (atomic_load(&ctx->park_req)) {
+			gws_service_park(ctx);
+			continue;
+		}
 		if (gws_evloop_step(ctx, true) < 0)
 			break;
 	}
@@ -401,6 +412,7 @@ void gws_context_shutdown(gws_context *ctx)
 	if (ctx->threaded) {
 		atomic_store(&ctx->stopping, true);
 		lws_cancel_service(ctx->lws);
+		gws_service_kick(ctx);
 		pthread_join(ctx->thread, NULL);
 	}
 	/* From here this thread is the service thread (direct sends stay out). */

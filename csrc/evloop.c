@@ -82,7 +82,21 @@ static struct {
 	void (*prepare_stop)(void *loop, gws_ev_watcher *w);
 	void (*check_start)(void *loop, gws_ev_watcher *w);
 	void (*check_stop)(void *loop, gws_ev_watcher *w);
-} ev = { PTHREAD_ONCE_INIT, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	void (*timer_start)(void *loop, void *w);
+	void (*timer_stop)(void *loop, void *w);
+	void (*now_update)(void *loop);
+} ev = { PTHREAD_ONCE_INIT, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+
+/* libev 4's ev_timer (EV_WATCHER_TIME + repeat, default configuration). */
+typedef struct gws_ev_timer {
+	int active;
+	int pending;
+	int priority;
+	void *data;
+	void (*cb)(void *loop, struct gws_ev_timer *w, int revents);
+	double at;
+	double repeat;
+} gws_ev_timer;
 
 /* Whether lws loaded the libev plugin: -1 no (a libev context failed where
  * a poll() one then worked: the plugin is missing), 0 not known, 1 yes.
@@ -106,8 +120,12 @@ static void ev_load(void)
 	*(void **)&ev.prepare_stop = dlsym(h, "ev_prepare_stop");
 	*(void **)&ev.check_start = dlsym(h, "ev_check_start");
 	*(void **)&ev.check_stop = dlsym(h, "ev_check_stop");
+	*(void **)&ev.timer_start = dlsym(h, "ev_timer_start");
+	*(void **)&ev.timer_stop = dlsym(h, "ev_timer_stop");
+	*(void **)&ev.now_update = dlsym(h, "ev_now_update");
 	ev.ok = major && major() == 4 && ev.loop_new && ev.run && ev.loop_destroy &&
-	        ev.prepare_start && ev.prepare_stop && ev.check_start && ev.check_stop;
+	        ev.prepare_start && ev.prepare_stop && ev.check_start && ev.check_stop &&
+	        ev.timer_start && ev.timer_stop && ev.now_update;
 }
 
 /* The loop asked for by GODOT_WEBSOCKET_EVENT_LOOP: -1 auto, -2 not
@@ -269,6 +287,26 @@ int gws_evloop_step(gws_context *ctx, bool block)
 	}
 	/* poll(): 0 waits for the next event or lws timer, -1 does not wait. */
 	return lws_service(ctx->lws, block ? 0 : -1);
+}
+
+static void step_timer_cb(void *loop, gws_ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;  /* its only job is to end ev_run()'s wait */
+}
+
+void gws_evloop_step_for(gws_context *ctx, int64_t timeout_ns)
+{
+	gws_ev_timer t;
+
+	memset(&t, 0, sizeof(t));
+	t.cb = step_timer_cb;
+	t.at = timeout_ns > 0 ? (double)timeout_ns / 1e9 : 0.0;
+	ev.now_update(ctx->evloop_handle);  /* "at" counts from libev's cached now */
+	ev.timer_start(ctx->evloop_handle, &t);
+	gws_evloop_step(ctx, true);
+	ev.timer_stop(ctx->evloop_handle, &t);
 }
 
 void gws_evloop_destroy(gws_context *ctx)

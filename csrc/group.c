@@ -167,6 +167,7 @@ void gws_group_unref(gws_group *g)
 	free_blocks(&g->blocks[0]);
 	free_blocks(&g->blocks[1]);
 	free(g->dirty);
+	gws_group_wait_free(g);
 	free(g);
 	gws_context_release(ctx);
 }
@@ -181,6 +182,7 @@ int gws_group_new(gws_context *ctx, int auto_release, gws_group **out)
 	atomic_init(&g->refs, 1);
 	g->ctx = ctx;
 	g->auto_release = auto_release != 0;
+	g->efd = -1;
 	gws_context_ref(ctx);
 	*out = g;
 	return GWS_OK;
@@ -269,7 +271,7 @@ void gws_emit_locked(gws_group *g, uint32_t type, uint32_t conn, int32_t code,
 	if (padded != len)
 		memset(b->data + b->len + sizeof(ev) + len, 0, padded - len);
 	b->len += sizeof(ev) + padded;
-	__atomic_store_n(&g->has_events, 1u, __ATOMIC_RELEASE);
+	gws_group_signal_locked(g);
 }
 
 const volatile uint32_t *gws_group_events_flag(const gws_group *g)
@@ -362,7 +364,7 @@ int gws_group_poll_indexed(gws_group *g, const uint8_t **out_buf, size_t *out_le
 	g->events[g->cur].len = 0;
 	g->index[g->cur].len = 0;
 	g->nother[g->cur] = 0;
-	__atomic_store_n(&g->has_events, 0u, __ATOMIC_RELAXED);
+	gws_group_unsignal_locked(g);
 	/* The payloads the previous poll handed over go with their buffer. */
 	handed = g->blocks[g->cur];
 	memset(&g->blocks[g->cur], 0, sizeof(handed));

@@ -200,6 +200,22 @@ int gws_group_set_tag(gws_group *g, uint32_t serial, int32_t tag);
  * read sees.  A threaded context only: otherwise gws_group_poll() is also
  * the service step and must be called anyway.  Valid as long as g. */
 const volatile uint32_t *gws_group_events_flag(const gws_group *g);
+/* Blocks until the group has undrained events (1) or timeout_us
+ * microseconds have passed without any (0); timeout_us < 0: no limit, 0:
+ * only look.  -1: a signal interrupted the sleep (the caller handles its
+ * signals and may wait again).  Threaded context: sleeps on the group's
+ * events word; the service thread wakes it when it queues the first event
+ * after a drain (a system call only while someone waits).  Without a
+ * thread: the service step, blocking until an event of this group or the
+ * deadline.  Not in Godot (see docs/differences.md). */
+int gws_group_wait(gws_group *g, int64_t timeout_us);
+/* A file descriptor (an eventfd) that is readable while the group has
+ * undrained events: for select()/poll()/epoll and event loops.  Created on
+ * the first call and owned by the group (closed by gws_group_release()):
+ * never read or close it; gws_group_poll() resets it.  -1 for a context
+ * without a thread (nothing would make it readable) or if the eventfd
+ * could not be created. */
+int gws_group_fd(gws_group *g);
 /* Sends one message to every member connection of the group except
  * `exclude` (may be NULL); members share one copy of the payload.  Returns
  * the number of connections it was queued for, or -1 on allocation failure. */

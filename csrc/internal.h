@@ -4,9 +4,11 @@
  * Locking: one mutex per context (ctx->lock) guards every field marked
  * [L] below, for all groups, connections and listeners of that context.
  * Fields marked [S] belong to whoever holds ctx->svc_lock: the service
- * thread holds it at all times except while it waits in epoll (or the
- * polling thread during a no-thread service step), and a sender that gets it
- * with trylock may write to a socket itself (gws_direct_send()).  ctx->lock is
+ * thread holds it at all times except while it waits in epoll or is parked
+ * (or the polling thread during a no-thread service step); a waiter that
+ * runs the loop while the service thread is parked holds it the same way
+ * (wait.c); and a sender that gets it with trylock may write to a socket
+ * itself (gws_direct_send()).  ctx->lock is
  * held only for queue operations, never across I/O; svc_lock is taken before
  * ctx->lock, never after.
  */
@@ -134,6 +136,16 @@ struct gws_context {
 	void *evloop_handle;            /* [S] the libev loop (evloop.c) */
 	void *evloop_watchers;          /* [S] its prepare and check watchers */
 	lws_sorted_usec_list_t evloop_tick; /* [S] libev: bounds timer lateness */
+	/* A thread in gws_group_wait() may run the event loop itself while the
+	 * service thread is parked (wait.c, "driving"): */
+	atomic_int park_req;            /* a waiter asks the service thread to park */
+	atomic_bool parked;             /* it is parked (written under svc_lock) */
+	atomic_bool driving;            /* a waiter runs the loop (set under svc_lock) */
+	atomic_uint park_word;          /* futex of the parked service thread */
+	atomic_llong drive_end_ns;      /* when the last driver left (CLOCK_MONOTONIC) */
+	atomic_int sleepers;            /* waiters asleep on a group's futex */
+	atomic_bool park_end;           /* a leaving driver: take the loop back now */
+	atomic_llong inline_last_ns;    /* last gws_service_run_parked() try */
 };
 
 struct gws_group {
@@ -157,8 +169,16 @@ struct gws_group {
 	size_t ndirty, capdirty;        /* [L] */
 	struct gws_conn *members;       /* [L] broadcast list */
 	/* 1 while events[cur] holds events; written under the lock with
-	 * atomic stores, read by the caller without it (gws_group_events_flag). */
+	 * atomic stores, read by the caller without it (gws_group_events_flag).
+	 * Also the futex word of gws_group_wait() (wait.c). */
 	volatile uint32_t has_events;
+	/* Threads inside gws_group_wait() that may sleep on has_events: only
+	 * then does setting it cost a futex wake-up (wait.c). */
+	atomic_int waiters;
+	/* gws_group_fd(): an eventfd readable while has_events is 1; -1 until
+	 * asked for.  [L] efd_set: it holds a count (written, not yet read). */
+	int efd;
+	bool efd_set;
 };
 
 /* A connection on a raw lws socket whose WebSocket protocol is the core's:
@@ -293,8 +313,20 @@ struct lws_context *gws_evloop_create(gws_context *ctx,
 /* One service step: blocking (until an event, lws timer or
  * lws_cancel_service()) or not.  < 0 when lws is done.  [S] */
 int gws_evloop_step(gws_context *ctx, bool block);
+/* libev only: one blocking step that returns after at most timeout_ns.  [S] */
+void gws_evloop_step_for(gws_context *ctx, int64_t timeout_ns);
 /* lws_context_destroy(ctx->lws), then the loop. */
 void gws_evloop_destroy(gws_context *ctx);
+
+/* wait.c - the service thread's side of driving */
+/* Parks the service thread (svc_lock held, released while parked) until no
+ * waiter drives and none did for a while, or a command needs it.  [S] */
+void gws_service_park(gws_context *ctx);
+/* Wakes the parked service thread (a command was queued).  Any thread. */
+void gws_service_kick(gws_context *ctx);
+/* While the service thread is parked and no waiter runs the loop: runs the
+ * command queue on this thread (true), else false.  No lock held. */
+bool gws_service_run_parked(gws_context *ctx);
 
 /* group.c - all under lock */
 void gws_emit_locked(gws_group *g, uint32_t type, uint32_t conn, int32_t code,
@@ -310,6 +342,15 @@ void gws_emit_message_block_locked(gws_group *g, uint32_t conn, int32_t code,
 void gws_group_ref(gws_group *g);
 void gws_group_unref(gws_group *g);
 void gws_group_mark_dirty_locked(gws_group *g, struct gws_conn *c);
+
+/* wait.c - waking gws_group_wait() and gws_group_fd() */
+/* Sets has_events (once per drain), waking sleeping waiters and making the
+ * eventfd readable.  Lock held. */
+void gws_group_signal_locked(gws_group *g);
+/* Clears has_events (the buffers were swapped) and the eventfd.  Lock held. */
+void gws_group_unsignal_locked(gws_group *g);
+/* Closes the eventfd, if any (the group is being freed). */
+void gws_group_wait_free(gws_group *g);
 
 /* conn.c */
 struct gws_conn *gws_conn_alloc_locked(gws_group *g, const gws_limits *limits,

@@ -4,6 +4,7 @@
 Echo round trips (W1, W4):
 
     own_client.py --peer ours|ours-nt|picows|websockets|aiohttp --port P --size S --n N --warmup W
+                  [--idle yield|wait]   (ours: spin on poll() or block in wait())
 
 prints one JSON line: elapsed_s, round_trips, p50_ns, p99_ns.
 
@@ -63,13 +64,13 @@ def result(lat: list[int], elapsed_ns: int) -> dict:
     }
 
 
-OURS = ("ours", "ours-nt", "ours-batch", "ours-nt-batch")
+OURS = ("ours", "ours-yield", "ours-nt", "ours-nt-yield", "ours-batch", "ours-nt-batch")
 
 
 def ours_context(peer: str) -> Any:
-    """The context our peers use: None (the process-wide threaded one) for "ours"
-    and "ours-batch", a no-thread ``Context(threaded=False)`` for "ours-nt" and
-    "ours-nt-batch"."""
+    """The context our peers use: None (the process-wide threaded one) for "ours",
+    "ours-yield" and "ours-batch", a no-thread ``Context(threaded=False)`` for
+    "ours-nt", "ours-nt-yield" and "ours-nt-batch"."""
     if peer.startswith("ours-nt"):
         from godot_websocket import Context
 
@@ -77,9 +78,12 @@ def ours_context(peer: str) -> Any:
     return None
 
 
-def run_ours(url: str, size: int, n: int, warmup: int, ctx: Any = None) -> dict:
+def run_ours(url: str, size: int, n: int, warmup: int, ctx: Any = None,
+             idle: str = "yield") -> dict:
     """Echo round trips; with a no-thread ``ctx`` the put_packet() leaves during the
-    first poll() of the wait loop."""
+    first poll() (or wait()) of the wait loop.  ``idle``: what the loop does while the
+    echo is not there: ``yield`` (poll, os.sched_yield(), poll again: spins) or
+    ``wait`` (``ws.wait()``: sleeps until the echo arrives)."""
     from godot_websocket import WebSocketPeer
 
     ws = WebSocketPeer(context=ctx)
@@ -97,6 +101,9 @@ def run_ours(url: str, size: int, n: int, warmup: int, ctx: Any = None) -> dict:
     get()
     payload = bytes(size)
     yield_ = os.sched_yield
+    use_wait = idle == "wait"
+    # (looked up only when used: older builds of the package, compared in A/B runs, lack it)
+    wait = ws.wait if use_wait else None
     lat = [0] * n
     t_start = 0
     for i in range(warmup + n):
@@ -106,13 +113,16 @@ def run_ours(url: str, size: int, n: int, warmup: int, ctx: Any = None) -> dict:
         put(payload)
         spins = 0
         while True:
+            if wait is not None and not wait(1.0) and time.monotonic() > deadline + 120:
+                raise SystemExit("ours: echo timeout")
             poll()
             if avail():
                 break
             spins += 1
             if not spins & 0xFFFF and time.monotonic() > deadline + 120:
                 raise SystemExit("ours: echo timeout")
-            yield_()
+            if not use_wait:
+                yield_()
         if len(get()) != size:
             raise SystemExit("ours: bad echo")
         if i >= warmup:
@@ -481,6 +491,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--workload", choices=["echo", "fanin"], default="echo")
+    ap.add_argument("--idle", choices=["yield", "wait"], default="yield",
+                    help="echo, ours: spin on poll() (yield) or block in wait()")
     ap.add_argument("--conns", type=int, default=1, help="fan-in: connections")
     ap.add_argument("--total", type=int, default=10000, help="fan-in: messages in all")
     ap.add_argument("--outbound", type=int, default=64 << 20,
@@ -494,7 +506,7 @@ def main() -> None:
         sys.stdout.flush()
         os._exit(0)  # no closing handshakes: the driver stops the server next
     if a.peer in OURS:
-        out = run_ours(url, a.size, a.n, a.warmup, ours_context(a.peer))
+        out = run_ours(url, a.size, a.n, a.warmup, ours_context(a.peer), a.idle)
     elif a.peer == "picows":
         out = asyncio.run(run_picows(url, a.size, a.n, max(1, a.warmup)))
     elif a.peer == "websockets":

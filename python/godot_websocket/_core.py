@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import atexit
 import logging
+import math
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -119,6 +121,39 @@ def default_context() -> Context:
 def _shutdown_default() -> None:
     if _default is not None:
         _default.shutdown()
+
+
+# The longest single gws_group_wait() call: a longer wait is made of several, with
+# Python's signal handlers (Ctrl-C) run between them.
+_WAIT_SLICE_US = 1_000_000
+_group_wait = lib.gws_group_wait
+_monotonic = time.monotonic
+
+
+def wait_timeout_us(timeout: float | None) -> int:
+    """A ``wait()`` timeout in seconds as whole microseconds (-1: no limit).
+
+    Raises TypeError for a non-number and ValueError for a negative one or NaN.
+    """
+    if timeout is None:
+        return -1
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(
+            f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+    if timeout < 0 or math.isnan(timeout):
+        raise ValueError(f"timeout must be >= 0 seconds, not {timeout!r}")
+    if math.isinf(timeout):
+        return -1
+    us = int(timeout * 1_000_000)
+    return us if us or not timeout else 1
+
+
+def sleep_us(timeout_us: int) -> None:
+    """Sleep for a wait() timeout that nothing can end early (-1: log, do not hang)."""
+    if timeout_us < 0:
+        logger.error("wait: nothing to wait for (no connection) and no timeout")
+    elif timeout_us:
+        time.sleep(timeout_us / 1e6)
 
 
 def message_ref(buf: bytes, start: int) -> bytes:
@@ -251,6 +286,47 @@ class Group:
         cost more than the rest of the parse).
         """
         return iter_events(self.drain())
+
+    def wait(self, timeout_us: int) -> bool:
+        """Block until the core holds undrained events for this group (True) or
+        ``timeout_us`` microseconds passed (False); -1: no limit.
+
+        The C call releases the GIL.  Threaded context: sleeps until the service
+        thread queues an event; without a thread: runs the service step, blocking.
+        """
+        ptr = self.ptr
+        r: int
+        if 0 <= timeout_us <= _WAIT_SLICE_US:
+            r = _group_wait(ptr, timeout_us)
+            if r >= 0:
+                return r > 0
+        # long, unlimited or interrupted by a signal: slices, with Python's signal
+        # handlers run in between (a KeyboardInterrupt ends the wait)
+        deadline = None if timeout_us < 0 else _monotonic() + timeout_us / 1e6
+        while True:
+            if deadline is None:
+                us = _WAIT_SLICE_US
+            else:
+                us = min(_WAIT_SLICE_US, max(0, int((deadline - _monotonic()) * 1e6)))
+            r = _group_wait(ptr, us)
+            if r > 0:
+                return True
+            if not us:
+                return False
+
+    def fileno(self) -> int:
+        """The group's eventfd: readable while the core holds undrained events.
+
+        Raises ``io.UnsupportedOperation`` on a context without a thread.
+        """
+        fd = int(lib.gws_group_fd(self.ptr))
+        if fd < 0:
+            import io
+
+            raise io.UnsupportedOperation(
+                "fileno() needs a threaded context (no-thread contexts do their I/O "
+                "inside poll()/wait())" if not self.threaded else "could not create an eventfd")
+        return fd
 
     @staticmethod
     def conn_pointer(data: bytes) -> Any:

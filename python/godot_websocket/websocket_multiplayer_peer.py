@@ -350,6 +350,62 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
                     return
             self._poll_client()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until there is something to do, or ``timeout`` seconds pass (not in Godot).
+
+        Returns True at once when packets are waiting (:meth:`get_available_packet_count`)
+        or a peer left since the last :meth:`poll`, else True as soon as the network has
+        news for :meth:`poll` (a packet, a connection, a close), False after ``timeout``
+        seconds with none; ``None`` waits without a limit, ``0`` only looks.  The thread
+        sleeps (the GIL released) instead of spinning, so a server loop needs no core of
+        its own::
+
+            while True:
+                peer.wait(0.1)       # or the time until the next game tick
+                peer.poll()
+                while peer.get_available_packet_count():
+                    sender = peer.get_packet_peer()
+                    handle(sender, peer.get_packet())
+
+        On a context without a thread the wait *is* the I/O step (queued sends leave
+        meanwhile).  A client still connecting waits at most until its handshake
+        timeout.  Raises TypeError for a non-number, ValueError for a negative
+        ``timeout``; without a server or client it sleeps ``timeout`` and returns False.
+        """
+        us = _core.wait_timeout_us(timeout)
+        if self._fifo:
+            return True
+        group = self._group
+        if group is None or self._status is _DISCONNECTED:
+            _core.sleep_us(us)
+            return False
+        if self._server:
+            if self._watch and not self._watched_all_open():
+                return True
+        elif self._status is not _CONNECTED:
+            left_ms = self._client_start_ms + self._handshake_timeout_ms - _now_ms()
+            if left_ms <= 0:
+                return True
+            if us < 0 or left_ms * 1000 < us:
+                us = left_ms * 1000
+        return group.wait(us)
+
+    def fileno(self) -> int:
+        """A file descriptor that is readable while :meth:`poll` has news (not in Godot).
+
+        For ``selectors``/``select``/asyncio's ``loop.add_reader()``: wait on it, then
+        call :meth:`poll` (which resets it).  Never read or close it.  It belongs to the
+        current server or client: after :meth:`close` and a new :meth:`create_server` /
+        :meth:`create_client` ask again.  Threaded contexts only: raises
+        ``io.UnsupportedOperation`` on a ``Context(threaded=False)`` or with no server or
+        client.
+        """
+        if self._group is None:
+            import io
+
+            raise io.UnsupportedOperation("fileno(): no server or client")
+        return self._group.fileno()
+
     def _poll_server(self) -> None:
         group = self._group
         assert group is not None

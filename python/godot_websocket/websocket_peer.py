@@ -396,6 +396,56 @@ class WebSocketPeer(PacketPeer):
             if ev_serial == serial or etype == EV_LOG:
                 self._apply_event(etype, code, data)
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until there is something to do, or ``timeout`` seconds pass (not in Godot).
+
+        Returns True at once when messages are waiting (:meth:`get_available_packet_count`),
+        else True as soon as the connection has news for :meth:`poll` (a message, the
+        handshake's end, a close), False after ``timeout`` seconds with none; ``None``
+        waits without a limit, ``0`` only looks.  The thread sleeps (the GIL released)
+        instead of spinning; on a context without a thread the wait *is* the I/O step
+        (sends queued by :meth:`put_packet` leave meanwhile).  Typical loop::
+
+            while ws.get_ready_state() != WebSocketPeer.STATE_CLOSED:
+                ws.wait(0.1)
+                ws.poll()
+                while ws.get_available_packet_count():
+                    handle(ws.get_packet())
+
+        Raises TypeError for a non-number, ValueError for a negative ``timeout``.
+        A peer that never connected sleeps ``timeout`` and returns False.
+        """
+        us = _core.wait_timeout_us(timeout)
+        if self._rx and self._state is _OPEN:
+            return True
+        group = self._group
+        if group is None:
+            _core.sleep_us(us)
+            return False
+        conn = self._conn
+        if conn is not None and self._consumed_msgs:
+            # what poll() would do first: the core may have paused reading until
+            # the budget of consumed messages comes back
+            lib.gws_conn_rx_release(conn, self._consumed_msgs, self._consumed_bytes)
+            self._consumed_msgs = self._consumed_bytes = 0
+        return group.wait(us)
+
+    def fileno(self) -> int:
+        """A file descriptor that is readable while :meth:`poll` has news (not in Godot).
+
+        For ``selectors``/``select``/asyncio's ``loop.add_reader()``: wait on it, then
+        call :meth:`poll` (which resets it).  Never read or close it; it belongs to the
+        connection's event group and stays valid until the peer connects anew on
+        another context or is freed.  Threaded contexts only: raises
+        ``io.UnsupportedOperation`` on a ``Context(threaded=False)`` or before
+        :meth:`connect_to_url`.
+        """
+        if self._group is None:
+            import io
+
+            raise io.UnsupportedOperation("fileno(): not connected yet")
+        return self._group.fileno()
+
     def get_ready_state(self) -> _State:
         """The connection's State."""
         return self._state
