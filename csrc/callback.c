@@ -946,7 +946,9 @@ int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 	case LWS_CALLBACK_PROTOCOL_DESTROY: {
 		/* The vhost is gone: it no longer needs the listener, whose
-		 * strings its protocol table points at. */
+		 * strings its protocol table points at.  (lws sends this only
+		 * to vhosts that got PROTOCOL_INIT: gws_context_new() sees
+		 * that every vhost does, at its creation.) */
 		struct gws_listener *l = lws_vhost_user(lws_get_vhost(wsi));
 		const struct lws_protocols *p = lws_get_protocol(wsi);
 

@@ -350,6 +350,25 @@ int gws_context_new(int threaded, gws_context **out)
 		gws_context_release(ctx);
 		return GWS_ERR_CANT_CREATE;
 	}
+	/* Initialise the vhosts' protocols now rather than in the first
+	 * service step.  lws 4.1 defers this to a timer that fires in the
+	 * first service step, and until then lws_create_vhost() skips
+	 * LWS_CALLBACK_PROTOCOL_INIT; a vhost never initialised also never
+	 * gets LWS_CALLBACK_PROTOCOL_DESTROY, in lws_vhost_destroy() and
+	 * lws_context_destroy() alike.  That callback is where a listener's
+	 * vhost drops its reference to the listener (callback.c), so a
+	 * server created and closed on a no-thread context before its first
+	 * poll() leaked the listener, its group and this context (and a
+	 * threaded context did the same if shut down before its thread's
+	 * first step).  Once init is done, each later vhost is initialised
+	 * as lws_create_vhost() creates it; the deferred step finds nothing
+	 * left to do. */
+	if (lws_protocol_init(ctx->lws)) {
+		gws_evloop_destroy(ctx);
+		ctx->lws = NULL;
+		gws_context_release(ctx);
+		return GWS_ERR_CANT_CREATE;
+	}
 	/* Direct sends need the service thread to let go of svc_lock while
 	 * it waits, which only the libev loop lets it do (lws_service() waits
 	 * inside).  A no-thread context keeps all I/O inside poll(), as Godot
