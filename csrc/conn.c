@@ -182,21 +182,34 @@ int gws_conn_state(const gws_conn *c)
 	return s;
 }
 
+/* Makes room in c's ring for `more` messages, growing it (doubling) once:
+ * a batch is then queued whole or not at all.  Lock held. */
+static int txq_reserve_locked(struct gws_conn *c, size_t more)
+{
+	size_t cap, i;
+	gws_msg **q;
+
+	if (c->tx_count + more <= c->txq_cap)
+		return GWS_OK;
+	cap = c->txq_cap ? c->txq_cap * 2 : 16;
+	while (cap < c->tx_count + more)
+		cap *= 2;
+	q = malloc(cap * sizeof(*q));
+	if (!q)
+		return GWS_ERR_OUT_OF_MEMORY;
+	for (i = 0; i < c->tx_count; i++)
+		q[i] = c->txq[(c->txq_head + i) % c->txq_cap];
+	free(c->txq);
+	c->txq = q;
+	c->txq_cap = cap;
+	c->txq_head = 0;
+	return GWS_OK;
+}
+
 int gws_conn_enqueue_locked(struct gws_conn *c, gws_msg *m)
 {
-	if (c->tx_count == c->txq_cap) {
-		size_t cap = c->txq_cap ? c->txq_cap * 2 : 16, i;
-		gws_msg **q = malloc(cap * sizeof(*q));
-
-		if (!q)
-			return GWS_ERR_OUT_OF_MEMORY;
-		for (i = 0; i < c->tx_count; i++)
-			q[i] = c->txq[(c->txq_head + i) % c->txq_cap];
-		free(c->txq);
-		c->txq = q;
-		c->txq_cap = cap;
-		c->txq_head = 0;
-	}
+	if (txq_reserve_locked(c, 1) != GWS_OK)
+		return GWS_ERR_OUT_OF_MEMORY;
 	atomic_fetch_add(&m->refs, 1);
 	c->txq[(c->txq_head + c->tx_count) % c->txq_cap] = m;
 	c->tx_count++;
@@ -211,23 +224,8 @@ int gws_conn_enqueue_many_locked(struct gws_conn *c, gws_msg **ms, size_t count,
 
 	if (!count)
 		return GWS_OK;
-	if (c->tx_count + count > c->txq_cap) {
-		/* grow once, to fit the whole batch: all or nothing */
-		size_t cap = c->txq_cap ? c->txq_cap : 16;
-		gws_msg **q;
-
-		while (cap < c->tx_count + count)
-			cap *= 2;
-		q = malloc(cap * sizeof(*q));
-		if (!q)
-			return GWS_ERR_OUT_OF_MEMORY;
-		for (i = 0; i < c->tx_count; i++)
-			q[i] = c->txq[(c->txq_head + i) % c->txq_cap];
-		free(c->txq);
-		c->txq = q;
-		c->txq_cap = cap;
-		c->txq_head = 0;
-	}
+	if (txq_reserve_locked(c, count) != GWS_OK)
+		return GWS_ERR_OUT_OF_MEMORY;
 	pos = (c->txq_head + c->tx_count) % c->txq_cap;
 	for (i = 0; i < count; i++) {
 		if (add_refs)
