@@ -566,6 +566,86 @@ static int rx_reserve(struct gws_conn *c, size_t need, size_t now)
 	return gws_bytes_reserve(b, need - b->len);
 }
 
+/* Hands a complete message to the group and applies back-pressure.  Context
+ * lock held, connection not reported closed. */
+static void rx_deliver_locked(struct gws_conn *c, struct lws *wsi, const void *in, size_t len)
+{
+	if (in == c->rx.data && len >= GWS_BLOCK_MIN) {
+		/* Large: the group takes the reassembly buffer over
+		 * (GWS_EV_MESSAGE_REF) instead of a copy of it. */
+		gws_emit_message_block_locked(c->group, c->serial, c->rx_text ? 1 : 0,
+		                              c->rx.data, len, c->rx.cap);
+		memset(&c->rx, 0, sizeof(c->rx));
+	} else {
+		gws_emit_locked(c->group, GWS_EV_MESSAGE, c->serial, c->rx_text ? 1 : 0,
+		                in, len);
+	}
+	c->rx_msgs_held++;
+	c->rx_bytes_held += len;
+	if (c->group->auto_release)
+		gws_group_mark_dirty_locked(c->group, c);
+	if (!c->rx_paused && gws_conn_rx_over_limit_locked(c)) {
+		/* Back-pressure: stop reading until the caller
+		 * consumes; nothing is dropped. */
+		c->rx_paused = true;
+		if (c->wsc)
+			c->wsc->paused = true;
+		lws_rx_flow_control(wsi, 0);
+	}
+}
+
+/* After a message: the reassembly buffer is kept for the next one unless
+ * it grew large. */
+static void rx_reset(struct gws_conn *c)
+{
+	c->rx.len = 0;
+	if (c->rx.cap > 65536) {
+		gws_block_free(c->rx.data, c->rx.cap);
+		memset(&c->rx, 0, sizeof(c->rx));
+	}
+}
+
+/* The common case, a message in one piece handed over in place: one lock
+ * for the limit check and the delivery (the gathering path below takes it
+ * twice).  The checks keep their order: dropped, too big (1009), invalid
+ * UTF-8 (1007); the UTF-8 scan runs before the lock so it is not held
+ * across it. */
+static int rx_whole_message(struct gws_conn *c, struct lws *wsi, const void *in, size_t len)
+{
+	gws_context *ctx = c->ctx;
+	bool bad_utf8 = c->rx_text && !utf8_valid(in, len);
+	int64_t limit;
+
+	c->rx_in_message = false;
+	gws_ctx_lock(ctx);
+	if (c->closed_reported) {
+		/* Failed (1009, 1007) or dropped: not for anyone. */
+		gws_ctx_unlock(ctx);
+		rx_reset(c);
+		return 0;
+	}
+	limit = c->limits.inbound_buffer_size;
+	if (limit >= 0 && len > (uint64_t)limit) {
+		gws_emit_log_locked(c->group, c->serial, 40,
+			"Message of more than %lld bytes (inbound_buffer_size) received, closing with 1009",
+			(long long)limit);
+		gws_ctx_unlock(ctx);
+		fail_connection(c, wsi, 1009, "Message too big");
+		return 0;
+	}
+	if (bad_utf8) {
+		gws_emit_log_locked(c->group, c->serial, 40,
+			"Invalid UTF-8 in a text message, closing with 1007");
+		gws_ctx_unlock(ctx);
+		fail_connection(c, wsi, 1007, "Invalid frame payload data");
+		return 0;
+	}
+	rx_deliver_locked(c, wsi, in, len);
+	gws_ctx_unlock(ctx);
+	rx_reset(c);
+	return 0;
+}
+
 int gws_rx_data(struct gws_conn *c, struct lws *wsi, const void *in, size_t len,
                 bool final, size_t remaining, bool binary)
 {
@@ -578,6 +658,8 @@ int gws_rx_data(struct gws_conn *c, struct lws *wsi, const void *in, size_t len,
 		c->rx_text = !binary;
 		c->rx.len = 0;
 	}
+	if (final && !c->rx.len)
+		return rx_whole_message(c, wsi, in, len);
 	total = (uint64_t)c->rx.len + len + (final ? 0 : remaining);
 	gws_ctx_lock(ctx);
 	if (c->closed_reported) {
@@ -631,36 +713,10 @@ int gws_rx_data(struct gws_conn *c, struct lws *wsi, const void *in, size_t len,
 	}
 
 	gws_ctx_lock(ctx);
-	if (!c->closed_reported) {
-		if (in == c->rx.data && len >= GWS_BLOCK_MIN) {
-			/* Large: the group takes the reassembly buffer over
-			 * (GWS_EV_MESSAGE_REF) instead of a copy of it. */
-			gws_emit_message_block_locked(c->group, c->serial, c->rx_text ? 1 : 0,
-			                              c->rx.data, len, c->rx.cap);
-			memset(&c->rx, 0, sizeof(c->rx));
-		} else {
-			gws_emit_locked(c->group, GWS_EV_MESSAGE, c->serial, c->rx_text ? 1 : 0,
-			                in, len);
-		}
-		c->rx_msgs_held++;
-		c->rx_bytes_held += len;
-		if (c->group->auto_release)
-			gws_group_mark_dirty_locked(c->group, c);
-		if (!c->rx_paused && gws_conn_rx_over_limit_locked(c)) {
-			/* Back-pressure: stop reading until the caller
-			 * consumes; nothing is dropped. */
-			c->rx_paused = true;
-			if (c->wsc)
-				c->wsc->paused = true;
-			lws_rx_flow_control(wsi, 0);
-		}
-	}
+	if (!c->closed_reported)
+		rx_deliver_locked(c, wsi, in, len);
 	gws_ctx_unlock(ctx);
-	c->rx.len = 0;
-	if (c->rx.cap > 65536) {
-		gws_block_free(c->rx.data, c->rx.cap);
-		memset(&c->rx, 0, sizeof(c->rx));
-	}
+	rx_reset(c);
 	return 0;
 }
 
