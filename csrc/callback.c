@@ -605,43 +605,59 @@ static void rx_reset(struct gws_conn *c)
 	}
 }
 
-/* The common case, a message in one piece handed over in place: one lock
- * for the limit check and the delivery (the gathering path below takes it
- * twice).  The checks keep their order: dropped, too big (1009), invalid
- * UTF-8 (1007); the UTF-8 scan runs before the lock so it is not held
- * across it. */
-static int rx_whole_message(struct gws_conn *c, struct lws *wsi, const void *in, size_t len)
+/* Whether a message may go on, under the context lock: 0 yes; -1 the
+ * connection was already failed or dropped (the rest is not for anyone);
+ * otherwise the close code to fail it with, logged here.  total: the
+ * message's size as far as known.  The order is lws': size, then UTF-8. */
+static int rx_verdict_locked(struct gws_conn *c, uint64_t total, bool bad_utf8)
 {
-	gws_context *ctx = c->ctx;
-	bool bad_utf8 = c->rx_text && !utf8_valid(in, len);
-	int64_t limit;
+	int64_t limit = c->limits.inbound_buffer_size;
 
-	c->rx_in_message = false;
-	gws_ctx_lock(ctx);
-	if (c->closed_reported) {
-		/* Failed (1009, 1007) or dropped: not for anyone. */
-		gws_ctx_unlock(ctx);
-		rx_reset(c);
-		return 0;
-	}
-	limit = c->limits.inbound_buffer_size;
-	if (limit >= 0 && len > (uint64_t)limit) {
+	if (c->closed_reported)
+		return -1;
+	if (limit >= 0 && total > (uint64_t)limit) {
 		gws_emit_log_locked(c->group, c->serial, 40,
 			"Message of more than %lld bytes (inbound_buffer_size) received, closing with 1009",
 			(long long)limit);
-		gws_ctx_unlock(ctx);
-		fail_connection(c, wsi, 1009, "Message too big");
-		return 0;
+		return 1009;
 	}
 	if (bad_utf8) {
 		gws_emit_log_locked(c->group, c->serial, 40,
 			"Invalid UTF-8 in a text message, closing with 1007");
-		gws_ctx_unlock(ctx);
-		fail_connection(c, wsi, 1007, "Invalid frame payload data");
-		return 0;
+		return 1007;
 	}
-	rx_deliver_locked(c, wsi, in, len);
+	return 0;
+}
+
+/* Acts on a nonzero verdict, context lock not held. */
+static int rx_refuse(struct gws_conn *c, struct lws *wsi, int verdict)
+{
+	c->rx_in_message = false;
+	if (verdict < 0)
+		gws_bytes_free(&c->rx);
+	else
+		fail_connection(c, wsi, verdict,
+		                verdict == 1009 ? "Message too big" : "Invalid frame payload data");
+	return 0;
+}
+
+/* A complete message, in place (lws' or the raw socket's buffer) or
+ * gathered in c->rx: checked and delivered under one lock.  The UTF-8 scan
+ * runs before the lock so the lock is not held across it. */
+static int rx_complete(struct gws_conn *c, struct lws *wsi, const void *in, size_t len)
+{
+	gws_context *ctx = c->ctx;
+	bool bad_utf8 = c->rx_text && !utf8_valid(in, len);
+	int verdict;
+
+	gws_ctx_lock(ctx);
+	verdict = rx_verdict_locked(c, len, bad_utf8);
+	if (!verdict)
+		rx_deliver_locked(c, wsi, in, len);
 	gws_ctx_unlock(ctx);
+	if (verdict)
+		return rx_refuse(c, wsi, verdict);
+	c->rx_in_message = false;
 	rx_reset(c);
 	return 0;
 }
@@ -650,8 +666,8 @@ int gws_rx_data(struct gws_conn *c, struct lws *wsi, const void *in, size_t len,
                 bool final, size_t remaining, bool binary)
 {
 	gws_context *ctx = c->ctx;
-	int64_t limit;
 	uint64_t total;
+	int verdict;
 
 	if (!c->rx_in_message) {
 		c->rx_in_message = true;
@@ -659,65 +675,33 @@ int gws_rx_data(struct gws_conn *c, struct lws *wsi, const void *in, size_t len,
 		c->rx.len = 0;
 	}
 	if (final && !c->rx.len)
-		return rx_whole_message(c, wsi, in, len);
+		return rx_complete(c, wsi, in, len);  /* the common case: in one piece */
+
+	/* A message that does not arrive in one piece (lws hands over at most
+	 * pt_serv_buf_size bytes per callback) is gathered in c->rx; total
+	 * counts the rest of this frame, so an oversized one fails early. */
 	total = (uint64_t)c->rx.len + len + (final ? 0 : remaining);
 	gws_ctx_lock(ctx);
-	if (c->closed_reported) {
-		/* Failed (1009, 1007) or dropped: the rest is not for anyone. */
-		gws_ctx_unlock(ctx);
-		c->rx_in_message = false;
-		gws_bytes_free(&c->rx);
-		return 0;
-	}
-	limit = c->limits.inbound_buffer_size;
-	if (limit >= 0 && total > (uint64_t)limit) {
-		gws_emit_log_locked(c->group, c->serial, 40,
-			"Message of more than %lld bytes (inbound_buffer_size) received, closing with 1009",
-			(long long)limit);
-		gws_ctx_unlock(ctx);
-		fail_connection(c, wsi, 1009, "Message too big");
-		return 0;
-	}
+	verdict = rx_verdict_locked(c, total, false);
 	gws_ctx_unlock(ctx);
-
-	if (!final || c->rx.len) {
-		/* A message that does not arrive in one piece (lws hands over
-		 * at most pt_serv_buf_size bytes per callback) is gathered in
-		 * c->rx; total counts the rest of this frame. */
-		if (rx_reserve(c, (size_t)total, c->rx.len + len)) {
-			gws_ctx_lock(ctx);
-			gws_emit_log_locked(c->group, c->serial, 40,
-			                    "Out of memory while receiving a message");
-			gws_conn_report_closed_locked(c, -1, "", 0);
-			gws_ctx_unlock(ctx);
-			return -1;
-		}
-		/* (an empty fragment may come first: no buffer yet; a raw
-		 * socket may have read straight into place, gws_rx_room()) */
-		if (len && in != c->rx.data + c->rx.len)
-			memcpy(c->rx.data + c->rx.len, in, len);
-		c->rx.len += len;
-		if (!final)
-			return 0;
-		in = c->rx.data;
-		len = c->rx.len;
-	}
-	c->rx_in_message = false;
-	if (c->rx_text && !utf8_valid(in, len)) {
+	if (verdict)
+		return rx_refuse(c, wsi, verdict);
+	if (rx_reserve(c, (size_t)total, c->rx.len + len)) {
 		gws_ctx_lock(ctx);
 		gws_emit_log_locked(c->group, c->serial, 40,
-			"Invalid UTF-8 in a text message, closing with 1007");
+		                    "Out of memory while receiving a message");
+		gws_conn_report_closed_locked(c, -1, "", 0);
 		gws_ctx_unlock(ctx);
-		fail_connection(c, wsi, 1007, "Invalid frame payload data");
-		return 0;
+		return -1;
 	}
-
-	gws_ctx_lock(ctx);
-	if (!c->closed_reported)
-		rx_deliver_locked(c, wsi, in, len);
-	gws_ctx_unlock(ctx);
-	rx_reset(c);
-	return 0;
+	/* (an empty fragment may come first: no buffer yet; a raw socket may
+	 * have read straight into place, gws_rx_room()) */
+	if (len && in != c->rx.data + c->rx.len)
+		memcpy(c->rx.data + c->rx.len, in, len);
+	c->rx.len += len;
+	if (!final)
+		return 0;
+	return rx_complete(c, wsi, c->rx.data, c->rx.len);
 }
 
 uint8_t *gws_rx_room(struct gws_conn *c, size_t *room)
