@@ -444,6 +444,14 @@ int gws_wss_on_request(struct gws_conn *c, struct lws *wsi, uint8_t *in, size_t 
 
 /* wsproto.c - frames on a raw lws socket, both roles.  [S] */
 void gws_wsc_free(struct gws_conn *c);
+/* The Sec-WebSocket-Accept for a Sec-WebSocket-Key of n bytes (n <= 100):
+ * base64(SHA-1(key + RFC 6455's GUID)), 28 characters and a NUL in out.
+ * False if hashing failed.  The client computes what it expects, the server
+ * what it answers. */
+bool gws_ws_accept(const char *key, size_t n, char out[29]);
+/* gws_bytes_append() of a C string: nonzero on allocation failure, so a
+ * request or response head is built as `bad = puts(..) || puts(..)`. */
+int gws_bytes_puts(gws_bytes *b, const char *s);
 /* LWS_CALLBACK_RAW_RX, _WRITEABLE of a raw-socket connection.  -1: close. */
 int gws_wsc_rx(struct gws_conn *c, struct lws *wsi, void *in, size_t len);
 /* Frames in p[0..n) (payload is unmasked in place).  -1: close. */

@@ -48,22 +48,11 @@ bool gws_wsc_enabled(void)
 	return !use_lws_client;
 }
 
-static void b64(const uint8_t *in, size_t n, char *out)
-{
-	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-}
-
-static bool app(gws_bytes *b, const char *s)
-{
-	return gws_bytes_append(b, s, strlen(s)) != 0;
-}
-
 int gws_wsc_start(struct gws_conn *c)
 {
 	struct gws_wsc *w;
-	uint8_t key[16], digest[EVP_MAX_MD_SIZE];
-	char key64[32], buf[96];
-	unsigned int dlen = 0;
+	uint8_t key[16];
+	char key64[32];
 	gws_bytes *r;
 	bool bad;
 	int i;
@@ -74,27 +63,25 @@ int gws_wsc_start(struct gws_conn *c)
 		return -1;
 	for (i = 0; i < 4; i++)
 		gws_mask_key(c->ctx, key + 4 * i);
-	b64(key, sizeof(key), key64);
-	snprintf(buf, sizeof(buf), "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key64);
-	if (!EVP_Digest(buf, strlen(buf), digest, &dlen, EVP_sha1(), NULL) || dlen != 20) {
+	EVP_EncodeBlock((unsigned char *)key64, key, (int)sizeof(key));
+	if (!gws_ws_accept(key64, strlen(key64), w->accept)) {
 		free(w);
 		return -1;
 	}
-	b64(digest, 20, w->accept);
 
 	/* Godot's request, header for header (spec 4.6). */
 	r = &w->out;
 	gws_ctx_lock(c->ctx);
-	bad = app(r, "GET ") || app(r, c->path) || app(r, " HTTP/1.1\r\nHost: ") ||
-	      app(r, c->host_header) ||
-	      app(r, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ") ||
-	      app(r, key64) || app(r, "\r\nSec-WebSocket-Version: 13\r\n");
+	bad = gws_bytes_puts(r, "GET ") || gws_bytes_puts(r, c->path) || gws_bytes_puts(r, " HTTP/1.1\r\nHost: ") ||
+	      gws_bytes_puts(r, c->host_header) ||
+	      gws_bytes_puts(r, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ") ||
+	      gws_bytes_puts(r, key64) || gws_bytes_puts(r, "\r\nSec-WebSocket-Version: 13\r\n");
 	if (!bad && c->protocols && *c->protocols)
-		bad = app(r, "Sec-WebSocket-Protocol: ") || app(r, c->protocols) || app(r, "\r\n");
+		bad = gws_bytes_puts(r, "Sec-WebSocket-Protocol: ") || gws_bytes_puts(r, c->protocols) || gws_bytes_puts(r, "\r\n");
 	if (!bad && c->headers && *c->headers)
-		bad = app(r, c->headers) || app(r, "\r\n");
+		bad = gws_bytes_puts(r, c->headers) || gws_bytes_puts(r, "\r\n");
 	if (!bad)
-		bad = app(r, "\r\n");
+		bad = gws_bytes_puts(r, "\r\n");
 	gws_ctx_unlock(c->ctx);
 	if (bad) {
 		gws_bytes_free(r);

@@ -21,11 +21,44 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <openssl/evp.h>
+
 #include "internal.h"
 
 /* lws' guards, kept: close reply, sending the close echo. */
 #define WSC_CLOSE_ACK_SECS 5
 #define WSC_CLOSE_SEND_SECS 3
+
+bool gws_ws_accept(const char *key, size_t n, char out[29])
+{
+	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+	char buf[100 + sizeof(guid)];
+	uint8_t digest[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+
+	if (n > 100)
+		return false;
+	memcpy(buf, key, n);
+	memcpy(buf + n, guid, sizeof(guid) - 1);
+	if (!EVP_Digest(buf, n + sizeof(guid) - 1, digest, &dlen, EVP_sha1(), NULL) || dlen != 20)
+		return false;
+	EVP_EncodeBlock((unsigned char *)out, digest, 20);
+	return true;
+}
+
+int gws_bytes_puts(gws_bytes *b, const char *s)
+{
+	return gws_bytes_append(b, s, strlen(s));
+}
+
+/* A frame's payload has all been read: a final frame also ends the message
+ * (msg_op 0: the next data frame must start one). */
+static void frame_done(struct gws_wsc *w)
+{
+	w->in_frame = false;
+	if (w->fin)
+		w->msg_op = 0;
+}
 
 void gws_wsc_free(struct gws_conn *c)
 {
@@ -313,11 +346,8 @@ int gws_wsc_parse(struct gws_conn *c, struct lws *wsi, uint8_t *p, size_t n)
 				r = gws_rx_data(c, wsi, p, k, final, (size_t)w->left, w->msg_op == 0x2);
 			p += k;
 			n -= k;
-			if (!w->left) {
-				w->in_frame = false;
-				if (w->fin)
-					w->msg_op = 0;
-			}
+			if (!w->left)
+				frame_done(w);
 			if (r < 0)
 				return -1;
 		}
@@ -367,11 +397,8 @@ static int read_direct(struct gws_conn *c, struct lws *wsi)
 		w->left -= (uint64_t)got;
 		r = gws_rx_data(c, wsi, dst, (size_t)got, w->fin && !w->left, (size_t)w->left,
 		                w->msg_op == 0x2);
-		if (!w->left) {
-			w->in_frame = false;
-			if (w->fin)
-				w->msg_op = 0;
-		}
+		if (!w->left)
+			frame_done(w);
 		if (r < 0)
 			return -1;
 	}

@@ -23,8 +23,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-
 #include "internal.h"
 
 /* Largest request head (lws' header table held about as much; Godot's
@@ -191,9 +189,6 @@ static int check_request(const struct gws_listener *l, const char *head, size_t 
 	field host = {0}, up = {0}, conn = {0}, key = {0};
 	size_t len, urilen, i;
 	bool get;
-	char buf[160];
-	uint8_t digest[EVP_MAX_MD_SIZE];
-	unsigned int dlen = 0;
 
 	memset(r, 0, sizeof(*r));
 	/* request line: METHOD SP URI [SP VERSION]; lws took any version */
@@ -274,25 +269,16 @@ static int check_request(const struct gws_listener *l, const char *head, size_t 
 	if (!select_protocol(l, head, n, &r->proto))
 		return REQ_DROP;
 
-	memcpy(buf, key.v, key.n);
-	memcpy(buf + key.n, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", 36);
-	r->accept = malloc(32);
+	r->accept = malloc(29);
 	r->host = strndup(host.v, host.n);
 	/* lws kept the path of a GET only */
 	r->path = get ? strndup(uri, urilen) : strdup("");
-	if (!r->accept || !r->host || !r->path ||
-	    !EVP_Digest(buf, key.n + 36, digest, &dlen, EVP_sha1(), NULL) || dlen != 20) {
+	if (!r->accept || !r->host || !r->path || !gws_ws_accept(key.v, key.n, r->accept)) {
 		request_free(r);
 		memset(r, 0, sizeof(*r));
 		return REQ_NOMEM;
 	}
-	EVP_EncodeBlock((unsigned char *)r->accept, digest, 20);
 	return REQ_OK;
-}
-
-static bool app(gws_bytes *b, const char *s)
-{
-	return gws_bytes_append(b, s, strlen(s)) != 0;
 }
 
 /* Where the head in b ends (just past its blank line), or 0. */
@@ -336,16 +322,16 @@ int gws_wss_on_request(struct gws_conn *c, struct lws *wsi, uint8_t *in, size_t 
 		return -1;  /* dropped without an answer, as lws did */
 
 	/* lws' response, header for header (roles/ws/server-ws.c) */
-	bad = app(&resp, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\n"
+	bad = gws_bytes_puts(&resp, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\n"
 	                 "Connection: Upgrade\r\nSec-WebSocket-Accept: ") ||
-	      app(&resp, r.accept) || app(&resp, "\r\n");
+	      gws_bytes_puts(&resp, r.accept) || gws_bytes_puts(&resp, "\r\n");
 	if (!bad && r.proto)
-		bad = app(&resp, "Sec-WebSocket-Protocol: ") || app(&resp, r.proto) ||
-		      app(&resp, "\r\n");
+		bad = gws_bytes_puts(&resp, "Sec-WebSocket-Protocol: ") || gws_bytes_puts(&resp, r.proto) ||
+		      gws_bytes_puts(&resp, "\r\n");
 	if (!bad && l->args.headers && *l->args.headers)
-		bad = app(&resp, l->args.headers) || app(&resp, "\r\n");
+		bad = gws_bytes_puts(&resp, l->args.headers) || gws_bytes_puts(&resp, "\r\n");
 	if (!bad)
-		bad = app(&resp, "\r\n");
+		bad = gws_bytes_puts(&resp, "\r\n");
 	if (bad || lws_write(wsi, resp.data, resp.len, LWS_WRITE_HTTP) < (int)resp.len) {
 		gws_bytes_free(&resp);
 		request_free(&r);

@@ -8,8 +8,6 @@ fail the connection with 1002."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import select
 import socket
@@ -21,31 +19,12 @@ import pytest
 
 from godot_websocket import WebSocketMultiplayerPeer
 from mp_helpers import make_server, pump, url_of
+from ws_frames import SAMPLE_ACCEPT as ACCEPT
+from ws_frames import SAMPLE_KEY as KEY
+from ws_frames import upgrade_request as request
 
 RAW = os.environ.get("GODOT_WEBSOCKET_SERVER") != "lws"
-KEY = "dGhlIHNhbXBsZSBub25jZQ=="
-ACCEPT = base64.b64encode(
-    hashlib.sha1((KEY + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
 FORBIDDEN = b"HTTP/1.0 403 Forbidden\r\n"
-
-
-def request(path: str = "/", extra: tuple[str, ...] = (), method: str = "GET",
-            version: str = "HTTP/1.1", key: str | None = KEY, wsver: str | None = "13",
-            host: bool = True, upgrade: str | None = "websocket",
-            connection: str | None = "Upgrade") -> bytes:
-    lines = [f"{method} {path} {version}"]
-    if host:
-        lines.append("Host: 127.0.0.1")
-    if upgrade is not None:
-        lines.append(f"Upgrade: {upgrade}")
-    if connection is not None:
-        lines.append(f"Connection: {connection}")
-    if key is not None:
-        lines.append(f"Sec-WebSocket-Key: {key}")
-    if wsver is not None:
-        lines.append(f"Sec-WebSocket-Version: {wsver}")
-    lines += list(extra)
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def frame(op: int, payload: bytes = b"", fin: bool = True, mask: bytes | None = b"\x11\x22\x33\x44",

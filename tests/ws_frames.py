@@ -44,3 +44,30 @@ def read_to_eof(sock: socket.socket, timeout: float = 5.0) -> bytes:
         if not chunk:
             return data
         data += chunk
+
+
+#: RFC 6455's sample key, and the accept value a server must answer it with.
+SAMPLE_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+SAMPLE_ACCEPT = accept_key(SAMPLE_KEY)
+
+
+def upgrade_request(path: str = "/", extra: tuple[str, ...] = (), method: str = "GET",
+                    version: str = "HTTP/1.1", key: str | None = SAMPLE_KEY,
+                    wsver: str | None = "13", host: bool = True,
+                    upgrade: str | None = "websocket", connection: str | None = "Upgrade",
+                    eol: str = "\r\n") -> bytes:
+    """A client's upgrade request head; each argument can leave its line out (None)
+    or bend it, for tests of how a server treats bad requests."""
+    lines = [f"{method} {path} {version}"]
+    if host:
+        lines.append("Host: 127.0.0.1")
+    if upgrade is not None:
+        lines.append(f"Upgrade: {upgrade}")
+    if connection is not None:
+        lines.append(f"Connection: {connection}")
+    if key is not None:
+        lines.append(f"Sec-WebSocket-Key: {key}")
+    if wsver is not None:
+        lines.append(f"Sec-WebSocket-Version: {wsver}")
+    lines += list(extra)
+    return (eol.join(lines) + eol + eol).encode()

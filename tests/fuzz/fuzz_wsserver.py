@@ -34,9 +34,8 @@ runs a bounded campaign in CI.
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import logging
+import os
 import random
 import select
 import socket
@@ -48,9 +47,10 @@ from typing import Any
 
 from godot_websocket import Error, WebSocketMultiplayerPeer
 
-KEY = "dGhlIHNhbXBsZSBub25jZQ=="
-ACCEPT = base64.b64encode(
-    hashlib.sha1((KEY + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
+from ws_frames import SAMPLE_ACCEPT as ACCEPT
+from ws_frames import upgrade_request as request
+
 MAX_HEAD = 4096  # wsserver.c: WSS_MAX_HEAD
 CASE_TIMEOUT = 8.0
 
@@ -62,23 +62,6 @@ def close_code_bad(code: int) -> bool:
 
 
 # --------------------------------------------------------------------------- requests
-
-
-def request(path: str = "/", extra: tuple[str, ...] = (), method: str = "GET",
-            key: str | None = KEY, host: bool = True, upgrade: str | None = "websocket",
-            connection: str | None = "Upgrade", eol: str = "\r\n") -> bytes:
-    lines = [f"{method} {path} HTTP/1.1"]
-    if host:
-        lines.append("Host: 127.0.0.1")
-    if upgrade is not None:
-        lines.append(f"Upgrade: {upgrade}")
-    if connection is not None:
-        lines.append(f"Connection: {connection}")
-    if key is not None:
-        lines.append(f"Sec-WebSocket-Key: {key}")
-    lines.append("Sec-WebSocket-Version: 13")
-    lines += list(extra)
-    return (eol.join(lines) + eol + eol).encode()
 
 
 #: (request, outcome): "open", "drop" (no answer) or "403"
