@@ -422,7 +422,8 @@ int gws_rx_data(struct gws_conn *c, struct lws *wsi, const void *in, size_t len,
 uint8_t *gws_rx_room(struct gws_conn *c, size_t *room);
 
 /* wsclient.c - WebSocket client handshake on a raw lws socket.  [S] */
-/* Whether outgoing connections use it (GODOT_WEBSOCKET_CLIENT != "lws"). */
+/* Whether outgoing connections use it (GODOT_WEBSOCKET_CLIENT != "lws");
+ * defined in wsproto.c with its server twin. */
 bool gws_wsc_enabled(void);
 /* Sets up c->wsc (the request to send) before the raw connection is made. */
 int gws_wsc_start(struct gws_conn *c);
@@ -434,7 +435,8 @@ int gws_wsc_send_request(struct gws_conn *c, struct lws *wsi);
 int gws_wsc_on_response(struct gws_conn *c, struct lws *wsi, uint8_t *in, size_t len);
 
 /* wsserver.c - WebSocket server handshake on a raw lws socket.  [S] */
-/* Whether non-TLS listeners use it (GODOT_WEBSOCKET_SERVER != "lws"). */
+/* Whether non-TLS listeners use it (GODOT_WEBSOCKET_SERVER != "lws");
+ * defined in wsproto.c. */
 bool gws_wss_enabled(void);
 /* LWS_CALLBACK_RAW_ADOPT of a listener's connection (c made by
  * on_server_wsi()): sets up c->wsc to read the request.  -1: close. */

@@ -32,22 +32,6 @@
 /* lws' guard of the handshake, kept. */
 #define WSC_HANDSHAKE_SECS 20
 
-static pthread_once_t mode_once = PTHREAD_ONCE_INIT;
-static bool use_lws_client;
-
-static void read_mode(void)
-{
-	const char *v = getenv("GODOT_WEBSOCKET_CLIENT");
-
-	use_lws_client = v && !strcmp(v, "lws");
-}
-
-bool gws_wsc_enabled(void)
-{
-	pthread_once(&mode_once, read_mode);
-	return !use_lws_client;
-}
-
 int gws_wsc_start(struct gws_conn *c)
 {
 	struct gws_wsc *w;

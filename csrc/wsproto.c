@@ -17,6 +17,7 @@
  *
  * Everything here runs on the service thread [S].
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -28,6 +29,36 @@
 /* lws' guards, kept: close reply, sending the close echo. */
 #define WSC_CLOSE_ACK_SECS 5
 #define WSC_CLOSE_SEND_SECS 3
+
+/* GODOT_WEBSOCKET_CLIENT=lws / GODOT_WEBSOCKET_SERVER=lws return to
+ * libwebsockets' own client / server protocol code (read once). */
+static pthread_once_t modes_once = PTHREAD_ONCE_INIT;
+static bool lws_client, lws_server;
+
+static bool env_is(const char *name, const char *value)
+{
+	const char *v = getenv(name);
+
+	return v && !strcmp(v, value);
+}
+
+static void read_modes(void)
+{
+	lws_client = env_is("GODOT_WEBSOCKET_CLIENT", "lws");
+	lws_server = env_is("GODOT_WEBSOCKET_SERVER", "lws");
+}
+
+bool gws_wsc_enabled(void)
+{
+	pthread_once(&modes_once, read_modes);
+	return !lws_client;
+}
+
+bool gws_wss_enabled(void)
+{
+	pthread_once(&modes_once, read_modes);
+	return !lws_server;
+}
 
 bool gws_ws_accept(const char *key, size_t n, char out[29])
 {

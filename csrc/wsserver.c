@@ -18,7 +18,6 @@
  *
  * Everything here runs on the service thread [S].
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,22 +29,6 @@
 #define WSS_MAX_HEAD 4096
 /* lws dropped a connection that sent no complete request in 10 s. */
 #define WSS_HANDSHAKE_SECS 10
-
-static pthread_once_t mode_once = PTHREAD_ONCE_INIT;
-static bool use_lws_server;
-
-static void read_mode(void)
-{
-	const char *v = getenv("GODOT_WEBSOCKET_SERVER");
-
-	use_lws_server = v && !strcmp(v, "lws");
-}
-
-bool gws_wss_enabled(void)
-{
-	pthread_once(&mode_once, read_mode);
-	return !use_lws_server;
-}
 
 int gws_wss_start(struct gws_conn *c, struct lws *wsi)
 {
