@@ -18,6 +18,10 @@ the server drains with get_packets(), the own client sends with put_packets().
 
 Results go to a JSON file (default benchmarks/results/<date>.json); with --md
 the tables in that markdown file are rewritten between the results markers.
+
+For profiling, BENCH_CLIENT_WRAP puts a command before W2's own-client process,
+e.g. BENCH_CLIENT_WRAP="perf stat -o client.stat --" (its client CPU column then
+counts the wrapper's process, not the client's).
 """
 
 from __future__ import annotations
@@ -398,7 +402,8 @@ class Runner:
         with self.server(peer, "sink", "W2") as srv:
             self.serial += 1
             logf = self.tmp / f"{self.serial:04d}-W2-{peer}-own-client.log"
-            with ServerProc([*argv, "--port", str(srv.port)], logf,
+            wrap = os.environ.get("BENCH_CLIENT_WRAP", "").split()
+            with ServerProc([*wrap, *argv, "--port", str(srv.port)], logf,
                             ready_timeout=90) as cli:
                 self.wait_conns(srv, conns)
                 srv.send(f"EXPECT {total}")

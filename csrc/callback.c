@@ -236,7 +236,7 @@ int gws_do_write(struct gws_conn *c, bool direct)
 	return 0;
 }
 
-int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text)
+int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text, int64_t now)
 {
 	gws_context *ctx = c->ctx;
 	uint8_t head[GWS_MAX_FRAME_HEADER], mask[4];
@@ -245,9 +245,7 @@ int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text)
 	size_t blkcap = 0;
 	struct iovec iov[2];
 	struct msghdr msg;
-	struct timespec ts;
 	size_t hlen, total, sent;
-	uint64_t now;
 	ssize_t n;
 	bool ok;
 	int fd;
@@ -256,9 +254,7 @@ int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text)
 	 * socket, lws state or [S] field until we let go (evloop.c). */
 	if (pthread_mutex_trylock(&ctx->svc_lock))
 		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	if (now - c->direct_last_ns < GWS_DIRECT_GAP_NS) {
+	if ((uint64_t)now - c->direct_last_ns < GWS_DIRECT_GAP_NS) {
 		pthread_mutex_unlock(&ctx->svc_lock);
 		return -1;
 	}
@@ -300,7 +296,9 @@ int gws_direct_send(struct gws_conn *c, const char *data, size_t len, int text)
 	msg.msg_iov = iov;
 	msg.msg_iovlen = len ? 2 : 1;
 	n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-	c->direct_last_ns = now;
+	/* (the gap counts from the end of this send: the system call can
+	 * take longer than the gap itself) */
+	c->direct_last_ns = (uint64_t)gws_now_ns();
 	/* A failed send (full socket, or an error lws will meet on its next
 	 * write and close the connection for) leaves everything for later. */
 	sent = n > 0 ? (size_t)n : 0;

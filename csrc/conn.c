@@ -206,7 +206,10 @@ static int txq_reserve_locked(struct gws_conn *c, size_t more)
 	return GWS_OK;
 }
 
-int gws_conn_enqueue_locked(struct gws_conn *c, gws_msg *m)
+static bool want_write_locked(struct gws_conn *c, int64_t defer_due);
+
+/* Queues m; defer_due and *woke: as want_write_locked(). */
+static int enqueue_locked(struct gws_conn *c, gws_msg *m, int64_t defer_due, bool *woke)
 {
 	if (txq_reserve_locked(c, 1) != GWS_OK)
 		return GWS_ERR_OUT_OF_MEMORY;
@@ -214,8 +217,15 @@ int gws_conn_enqueue_locked(struct gws_conn *c, gws_msg *m)
 	c->txq[(c->txq_head + c->tx_count) % c->txq_cap] = m;
 	c->tx_count++;
 	c->tx_bytes += m->len;
-	gws_conn_want_write_locked(c);
+	*woke = want_write_locked(c, defer_due);
 	return GWS_OK;
+}
+
+int gws_conn_enqueue_locked(struct gws_conn *c, gws_msg *m)
+{
+	bool woke;
+
+	return enqueue_locked(c, m, 0, &woke);
 }
 
 int gws_conn_enqueue_many_locked(struct gws_conn *c, gws_msg **ms, size_t count, bool add_refs)
@@ -241,12 +251,34 @@ int gws_conn_enqueue_many_locked(struct gws_conn *c, gws_msg **ms, size_t count,
 	return GWS_OK;
 }
 
-void gws_conn_want_write_locked(struct gws_conn *c)
+/* want_write_locked(): join the window already open, if any. */
+#define DEFER_JOIN INT64_MAX
+
+/* Puts c on the service thread's write list.  defer_due 0: written on the
+ * thread's next turn (woken for it).  Else c is in a burst
+ * (GWS_BURST_GAP_NS) and may wait until defer_due, as long as everything on
+ * the list may wait: the thread is woken once, to learn the time, and
+ * writes the list when it comes (gws_run_commands()).  DEFER_JOIN: may
+ * wait for the window open now, else goes at once.  True when the service
+ * thread was (or is being) asked to wake. */
+static bool want_write_locked(struct gws_conn *c, int64_t defer_due)
 {
 	gws_context *ctx = c->ctx;
 
-	if (c->write_requested)
-		return;
+	if (defer_due == DEFER_JOIN)
+		defer_due = ctx->tx_defer_due;
+	/* A parked service thread leaves the loop to a waiter (wait.c), which
+	 * does not time deferred writes; a large queue goes at once. */
+	if (defer_due && (atomic_load(&ctx->parked) || c->tx_bytes >= GWS_TX_DEFER_MAX_BYTES))
+		defer_due = 0;
+	if (c->write_requested) {
+		if (!defer_due && ctx->tx_defer_due) {
+			ctx->tx_defer_due = 0;
+			gws_request_wake_locked(ctx);
+			return true;
+		}
+		return false;
+	}
 	/* The service thread writes (or asks lws for WRITEABLE) on its next
 	 * turn. */
 	if (ctx->nwant_write == ctx->capwant_write) {
@@ -254,14 +286,32 @@ void gws_conn_want_write_locked(struct gws_conn *c)
 		struct gws_conn **w = realloc(ctx->want_write, cap * sizeof(*w));
 
 		if (!w)
-			return;  /* written with the next request */
+			return false;  /* written with the next request */
 		ctx->want_write = w;
 		ctx->capwant_write = cap;
 	}
 	gws_conn_ref(c);
 	ctx->want_write[ctx->nwant_write++] = c;
 	c->write_requested = true;
-	gws_request_wake_locked(ctx);
+	if (!defer_due) {
+		ctx->tx_defer_due = 0;
+		gws_request_wake_locked(ctx);
+		return true;
+	}
+	if (ctx->nwant_write == 1) {
+		/* the first of a window: the wake-up tells the thread when */
+		ctx->tx_defer_due = defer_due;
+		gws_request_wake_locked(ctx);
+		return true;
+	}
+	/* else the list is already due: at its time, or (tx_defer_due 0) at
+	 * once */
+	return false;
+}
+
+void gws_conn_want_write_locked(struct gws_conn *c)
+{
+	(void)want_write_locked(c, 0);
 }
 
 bool gws_conn_tx_room_locked(const struct gws_conn *c, size_t len)
@@ -273,14 +323,35 @@ bool gws_conn_tx_room_locked(const struct gws_conn *c, size_t len)
 	       c->tx_bytes + len <= (uint64_t)c->limits.outbound_buffer_size;
 }
 
-int gws_conn_send(gws_conn *c, const char *data, size_t len, int text)
+/* gws_conn_send() minus the burst bookkeeping; *slow: it made a system
+ * call (a direct send, a wake-up of the service thread). */
+static int conn_send(gws_conn *c, const char *data, size_t len, int text, int64_t now,
+                     bool *slow)
 {
 	gws_context *ctx = c->ctx;
+	int64_t defer_due = 0;
 	gws_msg *m;
 	int r;
 
-	if (ctx->direct_ok && gws_direct_send(c, data, len, text) == GWS_OK)
-		return GWS_OK;
+	if (ctx->direct_ok) {
+		/* The gap counts from the end of the connection's last send,
+		 * so that one slow send (a system call) does not end a burst. */
+		int64_t last = atomic_load_explicit(&c->last_send_ns, memory_order_relaxed);
+		/* While bursts wait for their window (on any connection), a
+		 * send joins it rather than costing a system call of its own
+		 * now and a wake-up of the service thread. */
+		bool window = ctx->tx_defer_ns &&
+		              atomic_load_explicit(&ctx->tx_defer_due, memory_order_relaxed);
+
+		if (!window && gws_direct_send(c, data, len, text, now) == GWS_OK) {
+			*slow = true;
+			return GWS_OK;
+		}
+		if (ctx->tx_defer_ns && now - last < ctx->tx_burst_gap_ns)
+			defer_due = now + ctx->tx_defer_ns;
+		else if (window)
+			defer_due = DEFER_JOIN;
+	}
 	/* Copy before taking the lock, so the lock is held for the queue
 	 * operation only; a refused send costs one wasted copy. */
 	m = gws_msg_new(data, len, text);
@@ -292,9 +363,25 @@ int gws_conn_send(gws_conn *c, const char *data, size_t len, int text)
 	else if (!gws_conn_tx_room_locked(c, len))
 		r = GWS_ERR_OUT_OF_MEMORY;
 	else
-		r = gws_conn_enqueue_locked(c, m);
+		r = enqueue_locked(c, m, defer_due, slow);
 	gws_ctx_unlock(ctx);
 	gws_msg_unref(m);
+	return r;
+}
+
+int gws_conn_send(gws_conn *c, const char *data, size_t len, int text)
+{
+	bool slow = false;
+	int64_t now;
+	int r;
+
+	if (!c->ctx->direct_ok)
+		return conn_send(c, data, len, text, 0, &slow);
+	now = gws_now_ns();
+	r = conn_send(c, data, len, text, now, &slow);
+	/* A burst's next send counts from the end of this one: a system call
+	 * here may take longer than the gap (a queued send takes ~0.2 us). */
+	atomic_store_explicit(&c->last_send_ns, slow ? gws_now_ns() : now, memory_order_relaxed);
 	return r;
 }
 

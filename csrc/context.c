@@ -213,21 +213,62 @@ static void run_one(gws_context *ctx, gws_cmd *cmd)
 	}
 }
 
+int64_t gws_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+long gws_env_long(const char *name, long dflt, long min, long max)
+{
+	const char *s = getenv(name);
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return dflt;
+	v = strtol(s, &end, 10);
+	return !*end && v >= min && v <= max ? v : dflt;
+}
+
+int64_t gws_tx_defer_left(gws_context *ctx)
+{
+	int64_t due, left;
+
+	gws_ctx_lock(ctx);
+	due = ctx->tx_defer_due;
+	gws_ctx_unlock(ctx);
+	if (!due)
+		return 0;
+	left = due - gws_now_ns();
+	return left > 0 ? left : 0;
+}
+
 int gws_run_commands(gws_context *ctx)
 {
 	gws_cmd *cmd, *next;
-	struct gws_conn **want;
-	size_t nwant, i;
+	struct gws_conn **want = NULL;
+	size_t nwant = 0, i;
 	int n = 0;
 
 	gws_ctx_lock(ctx);
 	cmd = ctx->cmd_head;
 	ctx->cmd_head = ctx->cmd_tail = NULL;
 	ctx->wake_pending = false;
-	want = ctx->want_write;
-	nwant = ctx->nwant_write;
-	ctx->want_write = NULL;
-	ctx->nwant_write = ctx->capwant_write = 0;
+	/* Bursts' writes wait for their time (the caller's step ends then),
+	 * unless the context is going away. */
+	if (ctx->tx_defer_due && !atomic_load(&ctx->stopping) &&
+	    gws_now_ns() < ctx->tx_defer_due) {
+		/* left for later */
+	} else {
+		ctx->tx_defer_due = 0;
+		want = ctx->want_write;
+		nwant = ctx->nwant_write;
+		ctx->want_write = NULL;
+		ctx->nwant_write = ctx->capwant_write = 0;
+	}
 	gws_ctx_unlock(ctx);
 
 	for (i = 0; i < nwant; i++) {
@@ -269,13 +310,19 @@ static void *service_main(void *arg)
 	pthread_mutex_lock(&ctx->svc_lock);
 	ctx->svc_held = true;
 	while (!atomic_load(&ctx->stopping)) {
+		int64_t defer_left;
+
 		gws_run_commands(ctx);
 		/* a waiter would rather run the loop itself (wait.c) */
 		if (atomic_load(&ctx->park_req)) {
 			gws_service_park(ctx);
 			continue;
 		}
-		if (gws_evloop_step(ctx, true) < 0)
+		/* deferred writes exist only on libev contexts (direct_ok) */
+		defer_left = gws_tx_defer_left(ctx);
+		if (defer_left > 0)
+			gws_evloop_step_for(ctx, defer_left);
+		else if (gws_evloop_step(ctx, true) < 0)
 			break;
 	}
 	gws_run_commands(ctx);
@@ -379,6 +426,16 @@ int gws_context_new(int threaded, gws_context **out)
 
 		ctx->direct_ok = ctx->threaded && ctx->evloop == GWS_EVENT_LOOP_LIBEV &&
 		                 !(env && !strcmp(env, "0"));
+	}
+	/* Bursts wait for one write per window (GWS_BURST_GAP_NS; needs the
+	 * libev loop's timed step).  GODOT_WEBSOCKET_TX_DEFER_US sets the
+	 * window, 0 turns it off (for comparisons); ..._TX_BURST_GAP_US the gap
+	 * (tests stretch both, to see the window's edges on slow builds). */
+	if (ctx->direct_ok) {
+		ctx->tx_defer_ns = (int64_t)gws_env_long("GODOT_WEBSOCKET_TX_DEFER_US",
+		                                         GWS_TX_DEFER_US_DEFAULT, 0, 1000000) * 1000;
+		ctx->tx_burst_gap_ns = (int64_t)gws_env_long("GODOT_WEBSOCKET_TX_BURST_GAP_US",
+		                                             GWS_BURST_GAP_NS / 1000, 0, 1000000) * 1000;
 	}
 	if (gws_client_vhost_for(ctx, NULL, &ctx->client_vhost) != GWS_OK) {
 		gws_evloop_destroy(ctx);

@@ -73,13 +73,6 @@
  * wait_timer_cb()). */
 #define GWS_WAIT_REARM_US 1000
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static pthread_once_t spin_once = PTHREAD_ONCE_INIT;
 static int64_t spin_ns = (int64_t)GWS_WAIT_SPIN_US * 1000;
@@ -90,32 +83,17 @@ static int64_t park_ns = GWS_PARK_NS_DEFAULT;
 
 static void spin_load(void)
 {
-	const char *s = getenv("GODOT_WEBSOCKET_WAIT_SPIN_US");
 	const char *y = getenv("GODOT_WEBSOCKET_WAIT_SPIN_YIELD");
 	const char *d = getenv("GODOT_WEBSOCKET_WAIT_DRIVE");
 
-	const char *pk = getenv("GODOT_WEBSOCKET_WAIT_PARK_US");
-
 	if (d && !strcmp(d, "0"))
 		drive_on = false;
-	if (pk && *pk) {
-		char *end;
-		long v = strtol(pk, &end, 10);
-
-		if (!*end && v > 0 && v <= 1000000)
-			park_ns = (int64_t)v * 1000;
-	}
-
 	if (y && !strcmp(y, "0"))
 		spin_yield = false;
-
-	if (s && *s) {
-		char *end;
-		long v = strtol(s, &end, 10);
-
-		if (!*end && v >= 0 && v <= 1000000)
-			spin_ns = (int64_t)v * 1000;
-	}
+	park_ns = (int64_t)gws_env_long("GODOT_WEBSOCKET_WAIT_PARK_US", park_ns / 1000, 1,
+	                                1000000) * 1000;
+	spin_ns = (int64_t)gws_env_long("GODOT_WEBSOCKET_WAIT_SPIN_US", spin_ns / 1000, 0,
+	                                1000000) * 1000;
 }
 
 static inline void cpu_relax(void)
@@ -214,7 +192,7 @@ bool gws_service_run_parked(gws_context *ctx)
 		return false;
 	/* A burst (as in gws_direct_send()): the service thread takes the
 	 * loop back and batches it, rather than a write per command here. */
-	now = now_ns();
+	now = gws_now_ns();
 	if (now - atomic_exchange(&ctx->inline_last_ns, now) < GWS_DIRECT_GAP_NS)
 		return false;
 	if (pthread_mutex_trylock(&ctx->svc_lock))
@@ -228,7 +206,7 @@ bool gws_service_run_parked(gws_context *ctx)
 	gws_run_commands(ctx);
 	ctx->svc_held = false;
 	/* (a burst counts from the end of a long run: writes to many peers) */
-	atomic_store(&ctx->inline_last_ns, now_ns());
+	atomic_store(&ctx->inline_last_ns, gws_now_ns());
 	pthread_mutex_unlock(&ctx->svc_lock);
 	return true;
 }
@@ -237,6 +215,12 @@ void gws_service_park(gws_context *ctx)
 {
 	ctx->svc_held = false;
 	atomic_store(&ctx->parked, true);
+	/* A waiter driving the loop does not time bursts' writes: whatever
+	 * waits for its window goes now (and no new window opens while parked,
+	 * want_write_locked() sees parked). */
+	pthread_mutex_lock(&ctx->lock);
+	ctx->tx_defer_due = 0;
+	pthread_mutex_unlock(&ctx->lock);
 	pthread_mutex_unlock(&ctx->svc_lock);
 	for (;;) {
 		unsigned seq = atomic_load(&ctx->park_word);
@@ -251,7 +235,7 @@ void gws_service_park(gws_context *ctx)
 		}
 		if (!resume && !atomic_load(&ctx->driving))
 			resume = atomic_exchange(&ctx->park_end, false) ||
-			         now_ns() - atomic_load(&ctx->drive_end_ns) >= park_ns;
+			         gws_now_ns() - atomic_load(&ctx->drive_end_ns) >= park_ns;
 		if (resume) {
 			pthread_mutex_lock(&ctx->svc_lock);
 			if (!atomic_load(&ctx->driving)) {
@@ -280,7 +264,7 @@ static int drive(gws_group *g, int64_t deadline, int *result)
 	if (!atomic_load(&ctx->park_req))
 		atomic_store(&ctx->park_req, 1);  /* parks after its next wake-up */
 	/* counts as driving for gws_service_park(): stay parked a while */
-	atomic_store(&ctx->drive_end_ns, now_ns());
+	atomic_store(&ctx->drive_end_ns, gws_now_ns());
 	if (!atomic_load(&ctx->parked) || pthread_mutex_trylock(&ctx->svc_lock))
 		return 0;
 	/* parked is cleared under svc_lock: with it held, it stays parked */
@@ -291,7 +275,7 @@ static int drive(gws_group *g, int64_t deadline, int *result)
 	}
 	atomic_store(&ctx->driving, true);
 	ctx->svc_held = true;
-	spin_end = now_ns() + spin_ns;
+	spin_end = gws_now_ns() + spin_ns;
 	for (;;) {
 		int64_t now, left;
 
@@ -300,7 +284,7 @@ static int drive(gws_group *g, int64_t deadline, int *result)
 			r = 1;
 			break;
 		}
-		now = now_ns();
+		now = gws_now_ns();
 		left = deadline - now;
 		if (left <= 0 || atomic_load(&ctx->stopping))
 			break;
@@ -315,7 +299,7 @@ static int drive(gws_group *g, int64_t deadline, int *result)
 		gws_evloop_step_for(ctx, left < GWS_DRIVE_SLICE_NS ? left : GWS_DRIVE_SLICE_NS);
 	}
 	ctx->svc_held = false;
-	atomic_store(&ctx->drive_end_ns, now_ns());
+	atomic_store(&ctx->drive_end_ns, gws_now_ns());
 	atomic_store(&ctx->driving, false);
 	pthread_mutex_unlock(&ctx->svc_lock);
 	/* someone asleep on a group needs the loop run: the service thread */
@@ -338,7 +322,7 @@ static int wait_threaded(gws_group *g, int64_t timeout_us)
 	if (timeout_us == 0)
 		return 0;
 	pthread_once(&spin_once, spin_load);
-	start = now_ns();
+	start = gws_now_ns();
 	deadline = timeout_us < 0 ? INT64_MAX : start + timeout_us * 1000;
 	if (drive(g, timeout_us < 0 ? start + GWS_DRIVE_SLICE_NS : deadline, &r)) {
 		if (r || timeout_us >= 0)
@@ -355,7 +339,7 @@ static int wait_threaded(gws_group *g, int64_t timeout_us)
 				sched_yield();  /* other runnable threads first (2 CPUs) */
 			else
 				cpu_relax();
-			if (now_ns() >= spin_end)
+			if (gws_now_ns() >= spin_end)
 				break;
 		}
 	}
@@ -369,7 +353,7 @@ static int wait_threaded(gws_group *g, int64_t timeout_us)
 			break;
 		}
 		if (timeout_us >= 0) {
-			int64_t left = deadline - now_ns();
+			int64_t left = deadline - gws_now_ns();
 
 			if (left <= 0)
 				break;
@@ -410,7 +394,7 @@ static int wait_nothread(gws_group *g, int64_t timeout_us)
 	gws_context *ctx = g->ctx;
 	wait_timer t;
 	lws_sorted_usec_list_t *sul = &t.sul;
-	int64_t deadline = timeout_us < 0 ? -1 : now_ns() + timeout_us * 1000;
+	int64_t deadline = timeout_us < 0 ? -1 : gws_now_ns() + timeout_us * 1000;
 	int64_t spin_end;
 	int r;
 
@@ -434,13 +418,13 @@ static int wait_nothread(gws_group *g, int64_t timeout_us)
 	/* first the non-blocking step gws_context_service() does, repeated
 	 * for the spin time (see drive()) */
 	pthread_once(&spin_once, spin_load);
-	spin_end = now_ns() + (timeout_us ? spin_ns : 0);
+	spin_end = gws_now_ns() + (timeout_us ? spin_ns : 0);
 	for (;;) {
 		gws_run_commands(ctx);
 		gws_evloop_step(ctx, false);
 		gws_run_commands(ctx);
-		if (flag(g) || now_ns() >= spin_end ||
-		    (deadline >= 0 && now_ns() >= deadline))
+		if (flag(g) || gws_now_ns() >= spin_end ||
+		    (deadline >= 0 && gws_now_ns() >= deadline))
 			break;
 		if (spin_yield)
 			sched_yield();
@@ -449,7 +433,7 @@ static int wait_nothread(gws_group *g, int64_t timeout_us)
 		int64_t left = GWS_WAIT_NOTHREAD_SLICE_US;
 
 		if (deadline >= 0) {
-			left = (deadline - now_ns() + 999) / 1000;
+			left = (deadline - gws_now_ns() + 999) / 1000;
 			if (left <= 0)
 				break;
 		}

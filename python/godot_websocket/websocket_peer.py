@@ -34,6 +34,7 @@ class _State(enum.IntEnum):
 # Hot paths compare enum members by identity (enum attribute lookups are slow).
 _OPEN = _State.STATE_OPEN
 _OK = Error.OK
+_conn_send = lib.gws_conn_send
 
 
 class _WriteMode(enum.IntEnum):
@@ -482,9 +483,13 @@ class WebSocketPeer(PacketPeer):
             _logger.error("send: the connection is not open")
             return Error.FAILED
         payload = data if type(data) is bytes else ffi.from_buffer(data)
-        err = lib.gws_conn_send(self._conn, payload, len(data), 1 if text else 0)
+        err = _conn_send(self._conn, payload, len(data), 1 if text else 0)
         if not err:
             return _OK
+        return self._send_refused(err)
+
+    @staticmethod
+    def _send_refused(err: int) -> Error:
         if err == 6:
             _logger.error("send: outbound buffer full (ERR_OUT_OF_MEMORY)")
         elif err != 0:
@@ -532,9 +537,13 @@ class WebSocketPeer(PacketPeer):
 
     def put_packet(self, buffer: bytes | bytearray | memoryview) -> Error:
         """Send one binary message (an empty buffer returns ``OK`` and sends nothing)."""
-        # The common case inline (a hot path): bytes on an open connection.
+        # The common case inline (a hot path, one Python call): bytes on an open
+        # connection.
         if self._inline_put and type(buffer) is bytes and buffer and self._state is _OPEN:
-            return self._send(buffer, False)
+            conn = self._conn
+            if conn is not None:
+                err = _conn_send(conn, buffer, len(buffer), 0)
+                return _OK if not err else self._send_refused(err)
         return super().put_packet(buffer)
 
     def put_packets(self, packets: Iterable[Packet]) -> Error:
