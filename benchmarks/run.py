@@ -19,9 +19,9 @@ the server drains with get_packets(), the own client sends with put_packets().
 Results go to a JSON file (default benchmarks/results/<date>.json); with --md
 the tables in that markdown file are rewritten between the results markers.
 
-For profiling, BENCH_CLIENT_WRAP puts a command before W2's own-client process,
-e.g. BENCH_CLIENT_WRAP="perf stat -o client.stat --" (its client CPU column then
-counts the wrapper's process, not the client's).
+For profiling, BENCH_CLIENT_WRAP puts a command before every own-client process,
+e.g. BENCH_CLIENT_WRAP="perf stat -o client.stat --", and BENCH_SERVER_WRAP before
+every server process (the CPU columns then count the wrapper's process).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ FULL = {
     # own_conns: the C values also measured with each library's own client
     "W2": {"conns": [1, 10, 100], "own_conns": [1, 10, 100], "total": 300000, "size": 64},
     "W3": {"clients": 100, "k": 10000, "size": 64},
-    "W4": {"n": 100, "warmup": 5, "size": 1 << 20},
+    "W4": {"n": 400, "warmup": 5, "size": 1 << 20},
     "W5": {"conns": [5000, 10000], "window": 256},
     "W6": {"clients": 2000, "hz": 20, "secs": 10.0, "in_size": 32, "state_size": 200},
 }
@@ -104,6 +104,17 @@ QUICK = {
     "W5": {"conns": [50], "window": 64},
     "W6": {"clients": 20, "hz": 20, "secs": 1.0, "in_size": 32, "state_size": 200},
 }
+
+
+def bench_wrap(name: str) -> list[str]:
+    """The words of environment variable ``name`` (BENCH_CLIENT_WRAP, BENCH_SERVER_WRAP:
+    see the module's doc)."""
+    return os.environ.get(name, "").split()
+
+
+def client_wrap() -> list[str]:
+    """BENCH_CLIENT_WRAP's words, put before own-client commands."""
+    return bench_wrap("BENCH_CLIENT_WRAP")
 
 
 def is_ours(peer: str) -> bool:
@@ -275,7 +286,7 @@ class Runner:
                 argv += ["--context", "nothread"]
             if peer.endswith("-batch"):
                 argv += ["--batch"]
-        return ServerProc(argv, logf)
+        return ServerProc([*bench_wrap("BENCH_SERVER_WRAP"), *argv], logf)
 
     def record(self, workload: str, variant: str, peer: str, rep: int,
                metrics: dict[str, Any] | None, error: str | None = None) -> None:
@@ -341,7 +352,8 @@ class Runner:
             wait = self.ours_idle(peer, workload).startswith("wait")
             argv += ["--idle", "wait" if wait else "yield"]
         try:
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+            p = subprocess.run([*client_wrap(), *argv], capture_output=True, text=True,
+                               timeout=300)
         except subprocess.TimeoutExpired:
             self.record(workload, "own-client", peer, rep, None, "own client timed out")
             return
@@ -402,8 +414,7 @@ class Runner:
         with self.server(peer, "sink", "W2") as srv:
             self.serial += 1
             logf = self.tmp / f"{self.serial:04d}-W2-{peer}-own-client.log"
-            wrap = os.environ.get("BENCH_CLIENT_WRAP", "").split()
-            with ServerProc([*wrap, *argv, "--port", str(srv.port)], logf,
+            with ServerProc([*client_wrap(), *argv, "--port", str(srv.port)], logf,
                             ready_timeout=90) as cli:
                 self.wait_conns(srv, conns)
                 srv.send(f"EXPECT {total}")

@@ -40,7 +40,7 @@ from .error import Error
 from .multiplayer_peer import MultiplayerPeer, _ConnectionStatus, _TransferMode
 from .packet_peer import Packet, _join_packets, _max_count
 from .tls import TLSOptions
-from .websocket_peer import WebSocketPeer, _State, _string_list, _TLSArgs
+from .websocket_peer import WebSocketPeer, _conn_send, _State, _string_list, _TLSArgs
 
 __all__ = ["WebSocketMultiplayerPeer"]
 
@@ -51,6 +51,7 @@ _PROTO_SIZE = 9  # the 3.x header size Godot still subtracts in get_max_packet_s
 # Hot paths compare enum members by identity (attribute lookups on enums are slow).
 _OK = Error.OK
 _CONNECTED = _ConnectionStatus.CONNECTION_CONNECTED
+_WS_OPEN = _State.STATE_OPEN
 _DISCONNECTED = _ConnectionStatus.CONNECTION_DISCONNECTED
 _OPEN = _State.STATE_OPEN
 
@@ -655,15 +656,19 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
 
     def put_packet(self, buffer: bytes | bytearray | memoryview) -> Error:
         """Send one packet to the current target (see :meth:`set_target_peer`)."""
-        # The common case inline (a hot path): bytes to one peer, or from a client.
+        # The common case inline (a hot path, one Python call): bytes to one open
+        # peer, or from a client; what _put_packet() and the peer's _send() do.
         if self._inline_put and type(buffer) is bytes and buffer and self._status is _CONNECTED:
             server = self._server
             target = self._target_peer if server else 1
             if target > 0:
                 ws = self._peers.get(target)  # (a server's own id 1 is never a key)
-                if ws is not None:
-                    err = ws._send(buffer, False)
-                    return _OK if server else err  # as _put_packet()
+                if ws is not None and ws._state is _WS_OPEN and ws._conn is not None:
+                    err = _conn_send(ws._conn, buffer, len(buffer), 0)
+                    if not err:
+                        return _OK
+                    err = ws._send_refused(err)
+                    return _OK if server else err
         return super().put_packet(buffer)
 
     def put_packets(self, packets: Iterable[Packet]) -> Error:
