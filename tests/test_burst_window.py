@@ -86,12 +86,15 @@ def _burst_tail(conn: Any) -> list[int]:
     return nums
 
 
+def _peer(srv: Any, connect_peer: Any, ctx: Any) -> tuple[WebSocketPeer, Any]:
+    """An open peer of ``ctx`` connected to the raw server ``srv``, and the server's end."""
+    peer = connect_peer(srv.url, peer=WebSocketPeer(context=ctx), max_queued_packets=10_000)
+    return peer, srv.accept(peers=peer)
+
+
 def test_burst_waits_for_the_window_and_leaves_without_poll(raw_ws_server, connect_peer,
                                                           window_context):
-    srv = raw_ws_server()
-    peer = connect_peer(srv.url, peer=WebSocketPeer(context=window_context),
-                        max_queued_packets=10_000)
-    conn = srv.accept(peers=peer)
+    peer, conn = _peer(raw_ws_server(), connect_peer, window_context)
     t0 = _burst_held(peer, conn)
     # the first message went direct; the rest wait for the window, no poll() needed
     with pytest.raises(TimeoutError):
@@ -106,11 +109,8 @@ def test_burst_waits_for_the_window_and_leaves_without_poll(raw_ws_server, conne
 def test_a_send_on_another_connection_joins_the_open_window(raw_ws_server, connect_peer,
                                                             window_context):
     srv = raw_ws_server()
-    a = connect_peer(srv.url, peer=WebSocketPeer(context=window_context),
-                     max_queued_packets=10_000)
-    conn_a = srv.accept(peers=a)
-    b = connect_peer(srv.url, peer=WebSocketPeer(context=window_context))
-    conn_b = srv.accept(peers=b)
+    a, conn_a = _peer(srv, connect_peer, window_context)
+    b, conn_b = _peer(srv, connect_peer, window_context)
     t0 = _burst_held(a, conn_a)
     _spin(30)  # (b's first send: no burst of its own)
     assert b.put_packet(b"b") == Error.OK
@@ -124,10 +124,7 @@ def test_a_send_on_another_connection_joins_the_open_window(raw_ws_server, conne
 
 
 def test_a_close_ends_the_window(raw_ws_server, connect_peer, window_context):
-    srv = raw_ws_server()
-    peer = connect_peer(srv.url, peer=WebSocketPeer(context=window_context),
-                        max_queued_packets=10_000)
-    conn = srv.accept(peers=peer)
+    peer, conn = _peer(raw_ws_server(), connect_peer, window_context)
     t0 = _burst_held(peer, conn)
     peer.close(1000, "bye")
     nums = []
@@ -143,19 +140,18 @@ def test_a_close_ends_the_window(raw_ws_server, connect_peer, window_context):
     assert t_close - t0 < WINDOW_S * 0.8  # did not wait for the window
 
 
-def test_no_window_when_turned_off(raw_ws_server, connect_peer, monkeypatch):
-    monkeypatch.setenv("GODOT_WEBSOCKET_TX_DEFER_US", "0")
+def test_a_window_out_of_range_is_the_default(raw_ws_server, connect_peer, monkeypatch):
+    """GODOT_WEBSOCKET_TX_DEFER_US above 1 s (here 5 s) is ignored: the default window
+    (1 ms) holds the burst, and its tail arrives long before 5 s."""
+    monkeypatch.setenv("GODOT_WEBSOCKET_TX_DEFER_US", "5000000")
+    monkeypatch.setenv("GODOT_WEBSOCKET_TX_BURST_GAP_US", "1000")
     ctx = Context(threaded=True)
     try:
-        srv = raw_ws_server()
-        peer = connect_peer(srv.url, peer=WebSocketPeer(context=ctx), max_queued_packets=10_000)
-        conn = srv.accept(peers=peer)
-        _spin(100)
-        t0 = time.monotonic()
-        _burst(peer, 0, BURST)
-        assert _numbers(conn, BURST, 5) == list(range(BURST))
-        # (a stretched window would hold the tail for WINDOW_S; the default is 200 us)
-        assert time.monotonic() - t0 < 5
+        peer, conn = _peer(raw_ws_server(), connect_peer, ctx)
+        t0 = _burst_held(peer, conn)
+        tail = _burst_tail(conn)
+        assert time.monotonic() - t0 < 2.5
+        assert tail == list(range(tail[0], tail[0] + BURST - 1))
         peer.close(-1)
     finally:
         ctx.shutdown()
