@@ -73,7 +73,6 @@
  * wait_timer_cb()). */
 #define GWS_WAIT_REARM_US 1000
 
-
 static pthread_once_t spin_once = PTHREAD_ONCE_INIT;
 static int64_t spin_ns = (int64_t)GWS_WAIT_SPIN_US * 1000;
 
