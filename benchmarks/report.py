@@ -164,11 +164,19 @@ def targets(result: dict[str, Any], micro: dict[str, Any] | None) -> list[list[s
         if own:
             v = "own-client C=100" if "own-client C=100" in own else own[-1]
             c = v.split(" ", 1)[1]
+            # picows' own client is bimodal on this machine (one syscall per frame, or
+            # buffered once the socket is full): the ratio to its fastest repetition is
+            # the conservative reading, shown beside the target's.
+            best = _stat(s, "W2", v, "picows", "msgs_per_s")
             for us, sfx in TARGET_SUFFIX.items():
                 o, p = m("W2", v, us, "msgs_per_s"), m("W2", v, "picows", "msgs_per_s")
                 if o and p:
                     add(f"W2 ({c}) ≥ 5× picows (each library's own client){sfx}",
                         f"{_fmt(o)} vs {_fmt(p)} ({o / p:.2f}×)", o >= 5 * p)
+                if o and best and best["max"]:
+                    add(f"W2 ({c}), own clients, vs picows' fastest repetition{sfx}",
+                        f"{_fmt(o)} vs {_fmt(best['max'])} ({o / best['max']:.2f}×)",
+                        "for information")
         if common:
             v = "C=100" if "C=100" in common else common[-1]
             o, p = m("W2", v, "ours", "msgs_per_s"), m("W2", v, "picows", "msgs_per_s")
