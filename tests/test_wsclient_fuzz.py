@@ -5,16 +5,16 @@ GWS_WSCLIENT_FUZZ_SECONDS sets the length of the random run (default 3 s)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import struct
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+
+import fuzz_campaign
 
 FUZZ = Path(__file__).resolve().parent / "fuzz" / "fuzz_wsclient.py"
 SECONDS = float(os.environ.get("GWS_WSCLIENT_FUZZ_SECONDS", "3"))
@@ -24,16 +24,7 @@ pytestmark = pytest.mark.skipif(os.environ.get("GODOT_WEBSOCKET_CLIENT") == "lws
                                 reason="fuzzes the core's own ws:// client (wsclient.c)")
 
 
-def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fuzz_wsclient", FUZZ)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("fuzz_wsclient", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-fz = load()
+fz = fuzz_campaign.load("fuzz_wsclient")
 frame = fz.encode_frame
 
 

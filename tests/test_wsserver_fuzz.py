@@ -5,17 +5,17 @@ GWS_WSSERVER_FUZZ_SECONDS sets the length of the random run (default 3 s)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+
+import fuzz_campaign
 
 FUZZ = Path(__file__).resolve().parent / "fuzz" / "fuzz_wsserver.py"
 SECONDS = float(os.environ.get("GWS_WSSERVER_FUZZ_SECONDS", "3"))
@@ -25,16 +25,7 @@ pytestmark = pytest.mark.skipif(os.environ.get("GODOT_WEBSOCKET_SERVER") == "lws
                                 reason="fuzzes the core's own server side (wsserver.c)")
 
 
-def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fuzz_wsserver", FUZZ)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("fuzz_wsserver", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-fz = load()
+fz = fuzz_campaign.load("fuzz_wsserver")
 F = fz.Frame
 
 

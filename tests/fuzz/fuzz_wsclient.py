@@ -63,7 +63,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.append(str(HERE.parents[1] / "python"))  # an installed package, if any, wins
+sys.path.insert(0, str(HERE.parent))  # tests/
 
+from fuzz_campaign import Report, finish  # noqa: E402
 from godot_websocket import Error, WebSocketPeer  # noqa: E402
 from godot_websocket._core import EV_CLOSED, EV_CLOSING, EV_MESSAGE, EV_OPEN  # noqa: E402
 
@@ -975,17 +977,6 @@ class Result:
     seconds: float
 
 
-@dataclass
-class Report:
-    """A campaign: cases run, failures (index, text) and outcome counts."""
-
-    seed: int
-    cases: int = 0
-    seconds: float = 0.0
-    failures: list[tuple[int, str]] = field(default_factory=list)
-    outcomes: dict[str, int] = field(default_factory=dict)
-
-
 def _observe(peer: WebSocketPeer, case: _Case) -> None:
     """Record the core's events for this peer as poll() applies them (the public API
     drops unread packets at CLOSED, as Godot does; the model is about what the core
@@ -1405,15 +1396,7 @@ def main(argv: list[str] | None = None) -> int:
                               verbose=True)
     else:
         report = run_campaign(args.seconds, args.seed, args.cases, args.concurrency)
-    for _, text in report.failures:
-        print("FAIL " + text)
-    rate = report.cases / report.seconds if report.seconds else 0.0
-    outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(report.outcomes.items()))
-    print(f"fuzz_wsclient: {report.cases} cases in {report.seconds:.1f} s ({rate:.0f}/s), "
-          f"seed {args.seed}, {len(report.failures)} failed; outcomes: {outcomes}")
-    if not report.failures:
-        print("fuzz_wsclient: no failure")
-    return 1 if report.failures else 0
+    return finish("fuzz_wsclient", report)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ from typing import Any
 from godot_websocket import Error, WebSocketMultiplayerPeer
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
+from fuzz_campaign import Report, finish
 from ws_frames import SAMPLE_ACCEPT as ACCEPT
 from ws_frames import upgrade_request as request
 
@@ -501,15 +502,6 @@ def case_rng(seed: int, index: int) -> random.Random:
     return random.Random(f"wsserver:{seed}:{index}")
 
 
-@dataclass
-class Report:
-    seed: int
-    cases: int = 0
-    seconds: float = 0.0
-    failures: list[tuple[int, str]] = field(default_factory=list)
-    outcomes: dict[str, int] = field(default_factory=dict)
-
-
 def describe(index: int, seed: int, scn: Scenario, res: Result) -> str:
     exp = expect(scn.frames, 300 if scn.small else 65535) if scn.head_outcome == "open" else None
     return "\n".join([
@@ -573,15 +565,7 @@ def main(argv: list[str] | None = None) -> int:
         report = run_campaign(CASE_TIMEOUT * 3, args.seed, 1, first=args.case, verbose=True)
     else:
         report = run_campaign(args.seconds, args.seed, args.cases)
-    for _, text in report.failures:
-        print("FAIL " + text)
-    rate = report.cases / report.seconds if report.seconds else 0.0
-    outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(report.outcomes.items()))
-    print(f"fuzz_wsserver: {report.cases} cases in {report.seconds:.1f} s ({rate:.0f}/s), "
-          f"seed {args.seed}, {len(report.failures)} failed; outcomes: {outcomes}")
-    if not report.failures:
-        print("fuzz_wsserver: no failure")
-    return 1 if report.failures else 0
+    return finish("fuzz_wsserver", report)
 
 
 if __name__ == "__main__":
