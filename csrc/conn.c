@@ -251,6 +251,15 @@ int gws_conn_enqueue_many_locked(struct gws_conn *c, gws_msg **ms, size_t count,
 	return GWS_OK;
 }
 
+/* Whether c's queue holds half of what its limits let it. */
+static bool tx_half_full_locked(const struct gws_conn *c)
+{
+	return (c->limits.max_queued_packets > 0 &&
+	        c->tx_count * 2 >= (uint64_t)c->limits.max_queued_packets) ||
+	       (c->limits.outbound_buffer_size > 0 &&
+	        c->tx_bytes * 2 >= (uint64_t)c->limits.outbound_buffer_size);
+}
+
 /* want_write_locked(): join the window already open, if any. */
 #define DEFER_JOIN INT64_MAX
 
@@ -268,8 +277,12 @@ static bool want_write_locked(struct gws_conn *c, int64_t defer_due)
 	if (defer_due == DEFER_JOIN)
 		defer_due = ctx->tx_defer_due;
 	/* A parked service thread leaves the loop to a waiter (wait.c), which
-	 * does not time deferred writes; a large queue goes at once. */
-	if (defer_due && (atomic_load(&ctx->parked) || c->tx_bytes >= GWS_TX_DEFER_MAX_BYTES))
+	 * does not time deferred writes; a large queue goes at once, and so
+	 * does one half way to its limits (Godot's defaults: 2048 packets,
+	 * 64 KiB), so that a burst that keeps the thread busy is not refused
+	 * for want of a write. */
+	if (defer_due && (atomic_load(&ctx->parked) || c->tx_bytes >= GWS_TX_DEFER_MAX_BYTES ||
+	                  tx_half_full_locked(c)))
 		defer_due = 0;
 	if (c->write_requested) {
 		if (!defer_due && ctx->tx_defer_due) {

@@ -140,6 +140,27 @@ def test_a_close_ends_the_window(raw_ws_server, connect_peer, window_context):
     assert t_close - t0 < WINDOW_S * 0.8  # did not wait for the window
 
 
+def test_a_queue_half_way_to_its_limit_ends_the_window(raw_ws_server, connect_peer,
+                                                       window_context):
+    """With max_queued_packets 100, the 51st queued message of a burst ends the window:
+    at least those leave at once, so that a burst is not refused for want of a write."""
+    srv = raw_ws_server()
+    peer = connect_peer(srv.url, peer=WebSocketPeer(context=window_context),
+                        max_queued_packets=BURST)
+    conn = srv.accept(peers=peer)
+    time.sleep(0.003)
+    t0 = time.monotonic()
+    _burst(peer, 0, BURST)
+    early: list[int] = []
+    with pytest.raises(TimeoutError):
+        while True:
+            left = t0 + WINDOW_S / 3 - time.monotonic()
+            early.append(struct.unpack("<I", conn.recv_frame(max(0.0, left)).payload)[0])
+    assert len(early) >= BURST // 2 + 1
+    rest = _numbers(conn, BURST - len(early), 5)
+    assert early + rest == list(range(BURST))
+
+
 def test_a_window_out_of_range_is_the_default(raw_ws_server, connect_peer, monkeypatch):
     """GODOT_WEBSOCKET_TX_DEFER_US above 1 s (here 5 s) is ignored: the default window
     (1 ms) holds the burst, and its tail arrives long before 5 s."""
