@@ -559,6 +559,25 @@ int gws_group_poll_split(gws_group *g, const uint8_t **out_buf, size_t *out_len,
 	return GWS_OK;
 }
 
+/* Whether member c gets a broadcast (room: its queue has room for it).  A
+ * member skipped for want of room is logged once per overflow episode, not
+ * once per message: a stalled peer under a broadcast would flood the log. */
+static bool takes_broadcast_locked(gws_group *g, struct gws_conn *c, const gws_conn *exclude,
+                                   bool room)
+{
+	if (c == exclude || c->state != GWS_STATE_OPEN || c->close_requested)
+		return false;
+	if (room)
+		return true;
+	if (!c->tx_full_logged) {
+		c->tx_full_logged = true;
+		gws_emit_log_locked(g, c->serial, 40,
+			"Send failed on connection %u: outbound queue full (ERR_OUT_OF_MEMORY); "
+			"further drops are not logged until it drains", c->serial);
+	}
+	return false;
+}
+
 int64_t gws_group_broadcast(gws_group *g, const char *data, size_t len, int text,
                             const gws_conn *exclude)
 {
@@ -571,19 +590,8 @@ int64_t gws_group_broadcast(gws_group *g, const char *data, size_t len, int text
 		return -1;
 	gws_ctx_lock(ctx);
 	for (c = g->members; c; c = c->mnext) {
-		if (c == exclude || c->state != GWS_STATE_OPEN || c->close_requested)
+		if (!takes_broadcast_locked(g, c, exclude, gws_conn_tx_room_locked(c, len)))
 			continue;
-		if (!gws_conn_tx_room_locked(c, len)) {
-			/* One line per overflow episode, not one per message:
-			 * a stalled peer under a broadcast would flood the log. */
-			if (!c->tx_full_logged) {
-				c->tx_full_logged = true;
-				gws_emit_log_locked(g, c->serial, 40,
-					"Send failed on connection %u: outbound queue full (ERR_OUT_OF_MEMORY); "
-					"further drops are not logged until it drains", c->serial);
-			}
-			continue;
-		}
 		if (gws_conn_enqueue_locked(c, m) == GWS_OK)
 			n++;
 	}
@@ -609,17 +617,9 @@ int64_t gws_group_broadcast_many(gws_group *g, const char *data, const size_t *l
 	}
 	gws_ctx_lock(ctx);
 	for (c = g->members; c; c = c->mnext) {
-		if (c == exclude || c->state != GWS_STATE_OPEN || c->close_requested)
+		if (!takes_broadcast_locked(g, c, exclude,
+		                            gws_conn_tx_room_many_locked(c, count, bytes)))
 			continue;
-		if (!gws_conn_tx_room_many_locked(c, count, bytes)) {
-			if (!c->tx_full_logged) {
-				c->tx_full_logged = true;
-				gws_emit_log_locked(g, c->serial, 40,
-					"Send failed on connection %u: outbound queue full (ERR_OUT_OF_MEMORY); "
-					"further drops are not logged until it drains", c->serial);
-			}
-			continue;
-		}
 		if (gws_conn_enqueue_many_locked(c, ms, count, false) == GWS_OK)
 			nconns++;
 	}

@@ -484,6 +484,9 @@ int gws_bytes_puts(gws_bytes *b, const char *s);
 int gws_wsc_rx(struct gws_conn *c, struct lws *wsi, void *in, size_t len);
 /* Frames in p[0..n) (payload is unmasked in place).  -1: close. */
 int gws_wsc_parse(struct gws_conn *c, struct lws *wsi, uint8_t *p, size_t n);
+/* The handshake is done (head of headlen bytes at the start of w->in):
+ * OPEN, then the frames that came with the head.  -1: close. */
+int gws_wsc_opened(struct gws_conn *c, struct lws *wsi, size_t headlen);
 int gws_wsc_writeable(struct gws_conn *c, struct lws *wsi);
 /* Reading resumed (back-pressure over): parse what was kept. */
 void gws_wsc_resume(struct gws_conn *c);

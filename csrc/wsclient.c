@@ -270,20 +270,7 @@ int gws_wsc_on_response(struct gws_conn *c, struct lws *wsi, uint8_t *in, size_t
 	free(c->protocols);
 	c->protocols = selected;
 	gws_ctx_unlock(c->ctx);
-	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-	w->phase = WSC_OPEN;
-	gws_on_open(c, wsi);
-
-	/* Frames that came with the response. */
-	{
-		gws_bytes rest = w->in;
-		int r;
-
-		memset(&w->in, 0, sizeof(w->in));  /* parsing may keep some */
-		r = gws_wsc_parse(c, wsi, rest.data + headlen, rest.len - headlen);
-		gws_bytes_free(&rest);
-		return r;
-	}
+	return gws_wsc_opened(c, wsi, headlen);
 }
 
 /* WRITEABLE before the response: the request goes out.  -1: close. */

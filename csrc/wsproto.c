@@ -218,6 +218,22 @@ static int server_fail(struct gws_conn *c, const char *why)
 
 /* Parses p[0..n) (writable: masked payload is unmasked in place).  What it
  * cannot take now (reading paused) is kept in w->in.  -1: close. */
+int gws_wsc_opened(struct gws_conn *c, struct lws *wsi, size_t headlen)
+{
+	struct gws_wsc *w = c->wsc;
+	gws_bytes rest = w->in;
+	int r;
+
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	w->phase = WSC_OPEN;
+	gws_on_open(c, wsi);
+	/* Frames that came with the head (parsing may keep some in w->in). */
+	memset(&w->in, 0, sizeof(w->in));
+	r = gws_wsc_parse(c, wsi, rest.data + headlen, rest.len - headlen);
+	gws_bytes_free(&rest);
+	return r;
+}
+
 int gws_wsc_parse(struct gws_conn *c, struct lws *wsi, uint8_t *p, size_t n)
 {
 	struct gws_wsc *w = c->wsc;

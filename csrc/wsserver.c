@@ -332,18 +332,5 @@ int gws_wss_on_request(struct gws_conn *c, struct lws *wsi, uint8_t *in, size_t 
 	c->path = r.path;
 	gws_ctx_unlock(c->ctx);
 	free(r.accept);
-	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-	w->phase = WSC_OPEN;
-	gws_on_open(c, wsi);
-
-	/* Frames that came with the request. */
-	{
-		gws_bytes rest = w->in;
-		int rr;
-
-		memset(&w->in, 0, sizeof(w->in));  /* parsing may keep some */
-		rr = gws_wsc_parse(c, wsi, rest.data + headlen, rest.len - headlen);
-		gws_bytes_free(&rest);
-		return rr;
-	}
+	return gws_wsc_opened(c, wsi, headlen);
 }

@@ -3,6 +3,7 @@ prints, and loading a campaign module into a test (they are scripts, not a packa
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import sys
 from dataclasses import dataclass, field
@@ -21,6 +22,17 @@ class Report:
     seconds: float = 0.0
     failures: list[tuple[int, str]] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=dict)
+
+
+def parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options every campaign takes (libFuzzer's spellings too): --seconds, --seed,
+    --cases, --case; ``doc``'s first line describes the command."""
+    p = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    p.add_argument("--seconds", "-max_total_time", type=float, default=30.0)
+    p.add_argument("--seed", "-seed", type=int, default=0)
+    p.add_argument("--cases", "-runs", type=int, default=None, help="at most this many")
+    p.add_argument("--case", type=int, default=None, help="run only this case, in detail")
+    return p
 
 
 def finish(name: str, report: Report) -> int:

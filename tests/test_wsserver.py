@@ -21,6 +21,7 @@ from godot_websocket import WebSocketMultiplayerPeer
 from mp_helpers import make_server, pump, url_of
 from ws_frames import SAMPLE_ACCEPT as ACCEPT
 from ws_frames import SAMPLE_KEY as KEY
+from ws_frames import encode_frame
 from ws_frames import upgrade_request as request
 
 RAW = os.environ.get("GODOT_WEBSOCKET_SERVER") != "lws"
@@ -29,18 +30,8 @@ FORBIDDEN = b"HTTP/1.0 403 Forbidden\r\n"
 
 def frame(op: int, payload: bytes = b"", fin: bool = True, mask: bytes | None = b"\x11\x22\x33\x44",
           rsv: int = 0) -> bytes:
-    n = len(payload)
-    mbit = 0x80 if mask is not None else 0
-    b0 = (0x80 if fin else 0) | rsv | op
-    if n < 126:
-        head = bytes([b0, mbit | n])
-    elif n < 65536:
-        head = bytes([b0, mbit | 126]) + struct.pack("!H", n)
-    else:
-        head = bytes([b0, mbit | 127]) + struct.pack("!Q", n)
-    if mask is None:
-        return head + payload
-    return head + mask + bytes(c ^ mask[i & 3] for i, c in enumerate(payload))
+    """A client's frame (masked unless ``mask`` is None)."""
+    return encode_frame(op, payload, fin, mask, rsv)
 
 
 class Exchange:

@@ -16,9 +16,10 @@ def accept_key(key: str) -> str:
 
 
 def encode_frame(opcode: int, payload: bytes = b"", fin: bool = True,
-                 mask: bytes | None = None) -> bytes:
-    """One RFC 6455 frame (unmasked, as a server sends it, unless ``mask`` is 4 bytes)."""
-    head = bytearray([(0x80 if fin else 0) | opcode])
+                 mask: bytes | None = None, rsv: int = 0) -> bytes:
+    """One RFC 6455 frame (unmasked, as a server sends it, unless ``mask`` is 4 bytes;
+    ``rsv``: the reserved bits, already in place, e.g. 0x40)."""
+    head = bytearray([(0x80 if fin else 0) | rsv | opcode])
     mbit = 0x80 if mask else 0
     n = len(payload)
     if n < 126:
@@ -31,7 +32,10 @@ def encode_frame(opcode: int, payload: bytes = b"", fin: bool = True,
         head += struct.pack("!Q", n)
     if mask:
         head += mask
-        payload = bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
+        # whole-payload XOR (one big int), fast for the fuzzers' large frames
+        key = (mask * (n // 4 + 1))[:n]
+        payload = (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(
+            n, "little") if n else b""
     return bytes(head) + payload
 
 

@@ -626,29 +626,40 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
         """The current target (not in Godot's script API)."""
         return self._target_peer
 
-    def _put_packet(self, data: bytes | bytearray | memoryview) -> Error:
+    def _route(self, what: str) -> tuple[Error | None, WebSocketPeer | None, Any]:
+        """Where a send goes now: ``(error, None, None)`` when it cannot go (logged);
+        ``(None, peer, None)`` for one connection (a client's: the server); ``(None,
+        None, exclude)`` for a broadcast to every peer but connection ``exclude``
+        (``ffi.NULL``: none)."""
         if self._status is not _CONNECTED:
-            _logger.error("put_packet: not connected")
-            return Error.ERR_UNCONFIGURED
+            _logger.error("%s: not connected", what)
+            return Error.ERR_UNCONFIGURED, None, None
         if not self._server:
             ws = self._peers.get(1)
-            if ws is None:
-                return Error.ERR_UNCONFIGURED
-            return ws._send(data, False)  # the binary send behind its put_packet
+            return (Error.ERR_UNCONFIGURED, None, None) if ws is None else (None, ws, None)
         target = self._target_peer
         if target > 0:
             ws = self._peers.get(target)
             if ws is None:
                 _logger.error("Peer not found: %d", target)
-                return Error.ERR_INVALID_PARAMETER
-            ws._send(data, False)
-            return _OK
-        assert self._group is not None
+                return Error.ERR_INVALID_PARAMETER, None, None
+            return None, ws, None
         exclude: Any = ffi.NULL
         if target < 0:
             excluded = self._peers.get(-target)
             if excluded is not None and excluded._conn is not None:
                 exclude = excluded._conn
+        return None, None, exclude
+
+    def _put_packet(self, data: bytes | bytearray | memoryview) -> Error:
+        err, ws, exclude = self._route("put_packet")
+        if err is not None:
+            return err
+        if ws is not None:
+            # a client returns its connection's result, a server OK (as Godot)
+            r = ws._send(data, False)  # the binary send behind its put_packet
+            return _OK if self._server else r
+        assert self._group is not None
         payload = data if isinstance(data, bytes) else ffi.from_buffer(data)
         if lib.gws_group_broadcast(self._group.ptr, payload, len(data), 0, exclude) < 0:
             _logger.error("put_packet: out of memory")
@@ -689,30 +700,15 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
         if not self._inline_put:
             return super().put_packets(packets)
         data, lens = _join_packets(packets, "put_packets()")
-        if self._status is not _CONNECTED:
-            _logger.error("put_packets: not connected")
-            return Error.ERR_UNCONFIGURED
-        if not self._server:
-            ws = self._peers.get(1)
-            if ws is None:
-                return Error.ERR_UNCONFIGURED
-            return ws._send_many(data, lens, False)
-        target = self._target_peer
-        if target > 0:
-            ws = self._peers.get(target)
-            if ws is None:
-                _logger.error("Peer not found: %d", target)
-                return Error.ERR_INVALID_PARAMETER
-            ws._send_many(data, lens, False)
-            return _OK
+        err, ws, exclude = self._route("put_packets")
+        if err is not None:
+            return err
+        if ws is not None:
+            r = ws._send_many(data, lens, False)
+            return _OK if self._server else r
         if not lens:
             return _OK
         assert self._group is not None
-        exclude: Any = ffi.NULL
-        if target < 0:
-            excluded = self._peers.get(-target)
-            if excluded is not None and excluded._conn is not None:
-                exclude = excluded._conn
         if lib.gws_group_broadcast_many(self._group.ptr, data,
                                         ffi.from_buffer("size_t[]", lens), len(lens),
                                         0, exclude) < 0:

@@ -42,7 +42,6 @@ feedback sees only Python); the random mode above needs nothing but the package.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import importlib
@@ -66,6 +65,7 @@ sys.path.append(str(HERE.parents[1] / "python"))  # an installed package, if any
 sys.path.insert(0, str(HERE.parent))  # tests/
 
 from fuzz_campaign import Report, finish  # noqa: E402
+from fuzz_campaign import parser as campaign_parser  # noqa: E402
 from godot_websocket import Error, WebSocketPeer  # noqa: E402
 from godot_websocket._core import EV_CLOSED, EV_CLOSING, EV_MESSAGE, EV_OPEN  # noqa: E402
 
@@ -1380,11 +1380,7 @@ def _atheris_main(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seconds", "-max_total_time", type=float, default=30.0)
-    parser.add_argument("--seed", "-seed", type=int, default=0)
-    parser.add_argument("--cases", "-runs", type=int, default=None, help="at most this many")
-    parser.add_argument("--case", type=int, default=None, help="run only this case, in detail")
+    parser = campaign_parser(__doc__)
     parser.add_argument("--concurrency", type=int, default=6)
     parser.add_argument("--atheris", action="store_true",
                         help="let atheris (libFuzzer) drive the generator")

@@ -33,7 +33,6 @@ runs a bounded campaign in CI.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import random
@@ -49,7 +48,9 @@ from godot_websocket import Error, WebSocketMultiplayerPeer
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
 from fuzz_campaign import Report, finish
+from fuzz_campaign import parser as campaign_parser
 from ws_frames import SAMPLE_ACCEPT as ACCEPT
+from ws_frames import encode_frame
 from ws_frames import upgrade_request as request
 
 MAX_HEAD = 4096  # wsserver.c: WSS_MAX_HEAD
@@ -101,22 +102,8 @@ class Frame:
     def encode(self) -> bytes:
         if self.raw is not None:
             return self.raw
-        n = len(self.payload)
-        b0 = (0x80 if self.fin else 0) | self.rsv | self.op
-        mbit = 0x80 if self.masked else 0
-        if n < 126:
-            head = bytes([b0, mbit | n])
-        elif n < 65536:
-            head = bytes([b0, mbit | 126]) + struct.pack("!H", n)
-        else:
-            head = bytes([b0, mbit | 127]) + struct.pack("!Q", n)
-        if not self.masked:
-            return head + self.payload
-        m = self.mask
-        key = (m * (n // 4 + 1))[:n]
-        body = (int.from_bytes(self.payload, "little") ^ int.from_bytes(key, "little")).to_bytes(
-            n, "little") if n else b""
-        return head + m + body
+        return encode_frame(self.op, self.payload, self.fin,
+                            self.mask if self.masked else None, self.rsv)
 
 
 def close_body(code: int, reason: bytes = b"") -> bytes:
@@ -555,11 +542,7 @@ def run_campaign(seconds: float = 10.0, seed: int = 0, max_cases: int | None = N
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seconds", "-max_total_time", type=float, default=30.0)
-    parser.add_argument("--seed", "-seed", type=int, default=0)
-    parser.add_argument("--cases", "-runs", type=int, default=None, help="at most this many")
-    parser.add_argument("--case", type=int, default=None, help="run only this case, in detail")
+    parser = campaign_parser(__doc__)
     args = parser.parse_args(argv)
     if args.case is not None:
         report = run_campaign(CASE_TIMEOUT * 3, args.seed, 1, first=args.case, verbose=True)
