@@ -480,6 +480,18 @@ bool gws_ws_accept(const char *key, size_t n, char out[29]);
 /* gws_bytes_append() of a C string: nonzero on allocation failure, so a
  * request or response head is built as `bad = puts(..) || puts(..)`. */
 int gws_bytes_puts(gws_bytes *b, const char *s);
+/* HTTP heads (the client's response, the server's request): a header's
+ * first value and how many times it came; blanks (SP, HT) trimmed off both
+ * ends of s[0..*n); the next line at *p (*line, *len without CR LF; *p moves
+ * past it), false at the blank line that ends the head or with no LF left
+ * before end. */
+typedef struct gws_head_field {
+	const char *v;
+	size_t n;
+	int count;
+} gws_head_field;
+void gws_trim(const char **s, size_t *n);
+bool gws_head_line(const char **p, const char *end, const char **line, size_t *len);
 /* LWS_CALLBACK_RAW_RX, _WRITEABLE of a raw-socket connection.  -1: close. */
 int gws_wsc_rx(struct gws_conn *c, struct lws *wsi, void *in, size_t len);
 /* Frames in p[0..n) (payload is unmasked in place).  -1: close. */

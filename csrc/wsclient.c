@@ -110,16 +110,6 @@ static bool token_eq(const char *s, size_t n, const char *lit)
 	return strlen(lit) == n && !strncasecmp(s, lit, n);
 }
 
-static void trim(const char **s, size_t *n)
-{
-	while (*n && (**s == ' ' || **s == '\t')) {
-		(*s)++;
-		(*n)--;
-	}
-	while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
-		(*n)--;
-}
-
 /* Whether the comma-separated list holds an item equal to s[0..n) (exact). */
 static bool in_list(const char *list, const char *s, size_t n, bool nocase)
 {
@@ -128,7 +118,7 @@ static bool in_list(const char *list, const char *s, size_t n, bool nocase)
 		size_t k = e ? (size_t)(e - list) : strlen(list);
 		const char *item = list;
 
-		trim(&item, &k);
+		gws_trim(&item, &k);
 		if (k == n && (nocase ? !strncasecmp(item, s, n) : !memcmp(item, s, n)))
 			return true;
 		list = e ? e + 1 : NULL;
@@ -136,20 +126,15 @@ static bool in_list(const char *list, const char *s, size_t n, bool nocase)
 	return false;
 }
 
-typedef struct hdr {
-	const char *v;
-	size_t n;
-	int count;
-} hdr;
-
 /* Checks the response head (head[0..n), "\r\n\r\n" included) as the lws
  * client did.  Returns NULL when it is good, else why not; *level: the log
  * level of that line. */
 static const char *check_response(struct gws_conn *c, const char *head, size_t n,
                                   char **selected, int *level)
 {
-	const char *p = head, *end = head + n, *eol;
-	hdr up = {0}, conn = {0}, acc = {0}, proto = {0}, ext = {0};
+	const char *p = head, *end = head + n, *eol, *line;
+	size_t len;
+	gws_head_field up = {0}, conn = {0}, acc = {0}, proto = {0}, ext = {0};
 	const char *sp;
 	bool offered_any;
 
@@ -162,35 +147,27 @@ static const char *check_response(struct gws_conn *c, const char *head, size_t n
 	sp = p + 9;
 	if (memcmp(sp, "101", 3) || (sp[3] != ' ' && sp[3] != '\r' && sp[3] != '\n'))
 		return "HS: ws upgrade response not 101";
-	for (p = eol + 1; p < end; p = eol + 1) {
+	for (p = eol + 1; gws_head_line(&p, end, &line, &len);) {
 		const char *colon, *v;
-		size_t len, vn;
-		hdr *h = NULL;
+		size_t vn;
+		gws_head_field *h = NULL;
 
-		eol = memchr(p, '\n', (size_t)(end - p));
-		if (!eol)
-			break;
-		len = (size_t)(eol - p);
-		if (len && p[len - 1] == '\r')
-			len--;
-		if (!len)
-			break;  /* the blank line */
-		colon = memchr(p, ':', len);
+		colon = memchr(line, ':', len);
 		if (!colon)
 			return "HS: malformed header line";
 		v = colon + 1;
-		vn = len - (size_t)(v - p);
-		trim(&v, &vn);
-		len = (size_t)(colon - p);
-		if (token_eq(p, len, "upgrade"))
+		vn = len - (size_t)(v - line);
+		gws_trim(&v, &vn);
+		len = (size_t)(colon - line);
+		if (token_eq(line, len, "upgrade"))
 			h = &up;
-		else if (token_eq(p, len, "connection"))
+		else if (token_eq(line, len, "connection"))
 			h = &conn;
-		else if (token_eq(p, len, "sec-websocket-accept"))
+		else if (token_eq(line, len, "sec-websocket-accept"))
 			h = &acc;
-		else if (token_eq(p, len, "sec-websocket-protocol"))
+		else if (token_eq(line, len, "sec-websocket-protocol"))
 			h = &proto;
-		else if (token_eq(p, len, "sec-websocket-extensions"))
+		else if (token_eq(line, len, "sec-websocket-extensions"))
 			h = &ext;
 		if (h) {
 			/* a repeated header: the first one counts, except that

@@ -77,6 +77,32 @@ bool gws_ws_accept(const char *key, size_t n, char out[29])
 	return true;
 }
 
+void gws_trim(const char **s, size_t *n)
+{
+	while (*n && (**s == ' ' || **s == '\t')) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+		(*n)--;
+}
+
+bool gws_head_line(const char **p, const char *end, const char **line, size_t *len)
+{
+	const char *eol = memchr(*p, '\n', (size_t)(end - *p));
+	size_t n;
+
+	if (!eol)
+		return false;
+	n = (size_t)(eol - *p);
+	if (n && (*p)[n - 1] == '\r')
+		n--;
+	*line = *p;
+	*len = n;
+	*p = eol + 1;
+	return n != 0;  /* the blank line ends the head */
+}
+
 int gws_bytes_puts(gws_bytes *b, const char *s)
 {
 	return gws_bytes_append(b, s, strlen(s));

@@ -52,21 +52,6 @@ static const char forbidden[] =
 	"<link rel=\"stylesheet\" type=\"text/css\" href=\"/error.css\"/></head>"
 	"<body><h1>403</h1></body></html>";
 
-typedef struct field {
-	const char *v;
-	size_t n;
-	int count;
-} field;
-
-static void trim(const char **s, size_t *n)
-{
-	while (*n && (**s == ' ' || **s == '\t')) {
-		(*s)++;
-		(*n)--;
-	}
-	while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
-		(*n)--;
-}
 
 /* Whether the comma-separated list s[0..n) holds tok (case-insensitive). */
 static bool list_has(const char *s, size_t n, const char *tok)
@@ -79,7 +64,7 @@ static bool list_has(const char *s, size_t n, const char *tok)
 		const char *item = s;
 		size_t in = len;
 
-		trim(&item, &in);
+		gws_trim(&item, &in);
 		if (in == k && !strncasecmp(item, tok, k))
 			return true;
 		if (!e)
@@ -138,7 +123,7 @@ static bool select_protocol(const struct gws_listener *l, const char *head, size
 				size_t in = k;
 				size_t i;
 
-				trim(&item, &in);
+				gws_trim(&item, &in);
 				if (in)
 					offered = true;
 				for (i = 0; in && i < l->nprotocols; i++)
@@ -168,8 +153,8 @@ static int check_request(const struct gws_listener *l, const char *head, size_t 
 	static const char *const methods[] = {
 		"GET", "POST", "OPTIONS", "PUT", "PATCH", "DELETE", "CONNECT", "HEAD", NULL
 	};
-	const char *p = head, *end = head + n, *eol, *sp, *uri;
-	field host = {0}, up = {0}, conn = {0}, key = {0};
+	const char *p = head, *end = head + n, *eol, *sp, *uri, *line;
+	gws_head_field host = {0}, up = {0}, conn = {0}, key = {0};
 	size_t len, urilen, i;
 	bool get;
 
@@ -196,42 +181,35 @@ static int check_request(const struct gws_listener *l, const char *head, size_t 
 	if (!urilen)
 		return REQ_403;
 
-	for (p = eol + 1; p < end; p = eol + 1) {
+	for (p = eol + 1; gws_head_line(&p, end, &line, &len);) {
 		const char *colon, *v;
 		size_t vn;
-		field *f = NULL;
+		gws_head_field *f = NULL;
 
-		eol = memchr(p, '\n', (size_t)(end - p));
-		if (!eol)
-			break;
-		len = (size_t)(eol - p);
-		if (len && p[len - 1] == '\r')
-			len--;
-		if (!len)
-			break;  /* the blank line */
-		colon = memchr(p, ':', len);
+		colon = memchr(line, ':', len);
 		/* lws' header parser gave up on a line without a colon or
 		 * with a blank in the name */
-		if (!colon || memchr(p, ' ', (size_t)(colon - p)) || memchr(p, '\t', (size_t)(colon - p)))
+		if (!colon || memchr(line, ' ', (size_t)(colon - line)) ||
+		    memchr(line, '\t', (size_t)(colon - line)))
 			return REQ_DROP;
 		v = colon + 1;
-		vn = len - (size_t)(v - p);
-		trim(&v, &vn);
-		switch (colon - p) {
+		vn = len - (size_t)(v - line);
+		gws_trim(&v, &vn);
+		switch (colon - line) {
 		case 4:
-			if (!strncasecmp(p, "host", 4))
+			if (!strncasecmp(line, "host", 4))
 				f = &host;
 			break;
 		case 7:
-			if (!strncasecmp(p, "upgrade", 7))
+			if (!strncasecmp(line, "upgrade", 7))
 				f = &up;
 			break;
 		case 10:
-			if (!strncasecmp(p, "connection", 10))
+			if (!strncasecmp(line, "connection", 10))
 				f = &conn;
 			break;
 		case 17:
-			if (!strncasecmp(p, "sec-websocket-key", 17))
+			if (!strncasecmp(line, "sec-websocket-key", 17))
 				f = &key;
 			break;
 		}
