@@ -319,9 +319,13 @@ static void *service_main(void *arg)
 		}
 		/* deferred writes exist only on libev contexts (direct_ok) */
 		defer_left = gws_tx_defer_left(ctx);
-		if (defer_left > 0)
+		if (defer_left > 0) {
 			gws_evloop_step_for(ctx, defer_left);
-		else if (gws_evloop_step(ctx, true) < 0)
+			continue;
+		}
+		/* a program that drains late anyway: let reads gather (wait.c) */
+		gws_service_nap(ctx);
+		if (gws_evloop_step(ctx, true) < 0)
 			break;
 	}
 	gws_run_commands(ctx);
@@ -436,6 +440,14 @@ int gws_context_new(int threaded, gws_context **out)
 		ctx->tx_burst_gap_ns = (int64_t)gws_env_long("GODOT_WEBSOCKET_TX_BURST_GAP_US",
 		                                             GWS_BURST_GAP_NS / 1000, 0, 1000000) * 1000;
 	}
+	/* Read batching (wait.c, "naps"): threaded contexts only.
+	 * GODOT_WEBSOCKET_RX_NAP_US sets the longest nap, 0 turns naps off;
+	 * ..._RX_NAP_SHARE the share of the drain lag (tests stretch naps). */
+	if (ctx->threaded)
+		ctx->rx_nap_max_ns = (int64_t)gws_env_long("GODOT_WEBSOCKET_RX_NAP_US",
+		                                           GWS_RX_NAP_US_DEFAULT, 0, 1000000) * 1000;
+	ctx->rx_nap_share = gws_env_long("GODOT_WEBSOCKET_RX_NAP_SHARE", GWS_NAP_SHARE_DEFAULT,
+	                                 1, 1000);
 	if (gws_client_vhost_for(ctx, NULL, &ctx->client_vhost) != GWS_OK) {
 		gws_evloop_destroy(ctx);
 		ctx->lws = NULL;

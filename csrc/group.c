@@ -271,6 +271,7 @@ void gws_emit_locked(gws_group *g, uint32_t type, uint32_t conn, int32_t code,
 	if (padded != len)
 		memset(b->data + b->len + sizeof(ev) + len, 0, padded - len);
 	b->len += sizeof(ev) + padded;
+	g->ctx->rx_queued += sizeof(ev) + len;
 	gws_group_signal_locked(g);
 }
 
@@ -291,6 +292,7 @@ void gws_emit_message_block_locked(gws_group *g, uint32_t conn, int32_t code,
 	if (gws_bytes_reserve(list, sizeof(r)) == 0) {
 		gws_emit_locked(g, GWS_EV_MESSAGE_REF, conn, code, &ref, sizeof(ref));
 		if (b->len != before) {
+			g->ctx->rx_queued += len;
 			gws_bytes_append(list, &r, sizeof(r));  /* reserved: cannot fail */
 			return;
 		}

@@ -153,6 +153,11 @@ enum {
 	GWS_EVENT_LOOP_LIBEV = 1
 };
 int gws_context_event_loop(const gws_context *ctx);
+/* How many naps the service thread took (read batching: it sleeps up to
+ * 1 ms before waiting for socket events again while the program drains its
+ * groups late anyway; GODOT_WEBSOCKET_RX_NAP_US sets the longest nap, 0 turns
+ * naps off).  For tests and diagnostics. */
+unsigned long gws_context_naps(gws_context *ctx);
 /* lws log level bits (LLL_*) routed to GWS_EV_LOG of the affected group is not
  * possible for lws' own lines; they go to stderr when enabled here. */
 void gws_set_lws_log_level(int level);

@@ -42,6 +42,10 @@
  * millisecond steps: a shorter window lasts 1 ms all the same. */
 #define GWS_BURST_GAP_NS 5000
 #define GWS_TX_DEFER_US_DEFAULT 1000
+/* Read batching (wait.c): the longest nap (microseconds), and which share
+ * of the program's average drain lag a nap lasts (1/N). */
+#define GWS_RX_NAP_US_DEFAULT 1000
+#define GWS_NAP_SHARE_DEFAULT 8
 /* A connection with this much queued is written without waiting. */
 #define GWS_TX_DEFER_MAX_BYTES (64 * 1024)
 /* tx_packet_size of our lws protocols: the most lws hands to one send().
@@ -164,6 +168,15 @@ struct gws_context {
 	atomic_int sleepers;            /* waiters asleep on a group's futex */
 	atomic_bool park_end;           /* a leaving driver: take the loop back now */
 	atomic_llong inline_last_ns;    /* last gws_service_run_parked() try */
+	/* Read batching (wait.c, "naps"): how long after the core signals a
+	 * group the program drains it (a moving average, ns), the longest nap
+	 * (0: never), and the service thread napping (kicks wake it). */
+	atomic_llong drain_lag_ns;
+	int64_t rx_nap_max_ns;
+	int64_t rx_nap_share;           /* a nap: drain_lag_ns / this */
+	atomic_bool napping;
+	atomic_ulong naps;              /* naps taken (for tests) */
+	uint64_t rx_queued;             /* [L] bytes of events queued since the last nap check */
 };
 
 struct gws_group {
@@ -190,6 +203,7 @@ struct gws_group {
 	 * atomic stores, read by the caller without it (gws_group_events_flag).
 	 * Also the futex word of gws_group_wait() (wait.c). */
 	volatile uint32_t has_events;
+	int64_t signal_ns;              /* [L] when has_events last became 1 */
 	/* Threads inside gws_group_wait() that may sleep on has_events: only
 	 * then does setting it cost a futex wake-up (wait.c). */
 	atomic_int waiters;
@@ -375,6 +389,9 @@ void gws_group_mark_dirty_locked(gws_group *g, struct gws_conn *c);
 void gws_group_signal_locked(gws_group *g);
 /* Clears has_events (the buffers were swapped) and the eventfd.  Lock held. */
 void gws_group_unsignal_locked(gws_group *g);
+/* The service thread sleeps a little before it waits for events again, when
+ * the program drains its groups late anyway (read batching). */
+void gws_service_nap(gws_context *ctx);
 /* Closes the eventfd, if any (the group is being freed). */
 void gws_group_wait_free(gws_group *g);
 

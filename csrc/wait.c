@@ -41,6 +41,23 @@
  *    while has_events is 1 (written at the 0 -> 1 transition, read back at
  *    the drain, both under the context lock so the two cannot cross), for
  *    select()/poll()/epoll and event loops (asyncio's add_reader()).
+ *  - Naps (read batching).  A game loop drains its groups at its frame rate,
+ *    so what arrives waits in the queue for most of a frame anyway; the
+ *    service thread woken for every incoming message (2,000 clients at
+ *    20 Hz: ~25k epoll_wait()s and ~5k context switches a second) pays for
+ *    wake-ups nobody profits from.  The core keeps a moving average of how
+ *    late after the signal (has_events 0 -> 1) each drain comes, and before
+ *    each blocking step the service thread sleeps 1/8 of it (tests change
+ *    the share with GODOT_WEBSOCKET_RX_NAP_SHARE), at most
+ *    GODOT_WEBSOCKET_RX_NAP_US (default 1 ms, 0: never), so one wake-up
+ *    reads what many sockets sent.  Naps under 100 us are not taken: a
+ *    program that polls in a tight loop, waits (wait(), a driver) or reacts
+ *    to the eventfd drains within microseconds and never naps.  Nor does a
+ *    step that queued 64 KiB or more get one: a stream, not a trickle.  A
+ *    nap lends svc_lock as epoll_wait does (direct sends go on) and ends
+ *    early when a command or a write is queued (gws_service_kick() sees
+ *    `napping`), so it only delays reading, and then by 1/8 of the delay
+ *    the program adds itself.
  *  - Without a service thread nothing happens between the caller's calls,
  *    so gws_group_wait() is the service step itself, run blocking: lws'
  *    poll() loop sleeps until a socket event or its next timer, and a timer
@@ -72,6 +89,16 @@
 /* How soon the deadline timer of a no-thread wait fires again (see
  * wait_timer_cb()). */
 #define GWS_WAIT_REARM_US 1000
+/* Naps (see the top): the moving average of drain lags weighs each new one
+ * 1/GWS_NAP_LAG_WEIGHT; a nap lasts that average / ctx->rx_nap_share
+ * (GWS_NAP_SHARE_DEFAULT), at most ctx->rx_nap_max_ns, and none shorter
+ * than GWS_NAP_MIN_NS is taken. */
+#define GWS_NAP_LAG_WEIGHT 8
+#define GWS_NAP_MIN_NS 100000
+/* No nap after a step that queued this much (bytes) for the program: a
+ * stream that fills the queues this fast gains nothing from fewer wake-ups
+ * (each reads plenty already) and would only be slowed (W2: up to 20 %). */
+#define GWS_NAP_MAX_READ (64 * 1024)
 
 static pthread_once_t spin_once = PTHREAD_ONCE_INIT;
 static int64_t spin_ns = (int64_t)GWS_WAIT_SPIN_US * 1000;
@@ -113,6 +140,8 @@ void gws_group_signal_locked(gws_group *g)
 {
 	if (g->has_events)
 		return;  /* only the lock holder writes it: already set */
+	if (g->ctx->rx_nap_max_ns)
+		g->signal_ns = gws_now_ns();
 	__atomic_store_n(&g->has_events, 1u, __ATOMIC_SEQ_CST);
 	if (atomic_load(&g->waiters) > 0)
 		syscall(SYS_futex, (uint32_t *)&g->has_events, FUTEX_WAKE_PRIVATE, INT_MAX,
@@ -126,6 +155,17 @@ void gws_group_signal_locked(gws_group *g)
 
 void gws_group_unsignal_locked(gws_group *g)
 {
+	gws_context *ctx = g->ctx;
+
+	if (g->has_events && ctx->rx_nap_max_ns) {
+		/* how late this drain came: the average that sizes naps */
+		int64_t lag = gws_now_ns() - g->signal_ns;
+		int64_t avg = atomic_load(&ctx->drain_lag_ns);
+
+		if (lag < 0)
+			lag = 0;
+		atomic_store(&ctx->drain_lag_ns, avg + (lag - avg) / GWS_NAP_LAG_WEIGHT);
+	}
 	__atomic_store_n(&g->has_events, 0u, __ATOMIC_RELAXED);
 	if (g->efd_set) {
 		uint64_t n;
@@ -177,7 +217,7 @@ static void futex_wait_ns(atomic_uint *word, unsigned seq, int64_t ns)
 
 void gws_service_kick(gws_context *ctx)
 {
-	if (!atomic_load(&ctx->parked))
+	if (!atomic_load(&ctx->parked) && !atomic_load(&ctx->napping))
 		return;
 	atomic_fetch_add(&ctx->park_word, 1);
 	syscall(SYS_futex, (uint32_t *)&ctx->park_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
@@ -249,6 +289,50 @@ void gws_service_park(gws_context *ctx)
 		futex_wait_ns(&ctx->park_word, seq, park_ns);
 	}
 }
+
+/* ---- naps: read batching ----------------------------------------------------- */
+
+void gws_service_nap(gws_context *ctx)
+{
+	int64_t ns = ctx->rx_nap_max_ns, lag;
+	unsigned seq = 0;
+	bool skip;
+
+	if (!ns)
+		return;
+	lag = atomic_load(&ctx->drain_lag_ns) / ctx->rx_nap_share;
+	if (lag < ns)
+		ns = lag;
+	/* (not worth two context switches; and whoever waits or drives
+	 * wants the events now) */
+	if (ns < GWS_NAP_MIN_NS || atomic_load(&ctx->park_req) ||
+	    atomic_load(&ctx->sleepers) > 0 || atomic_load(&ctx->stopping))
+		return;
+	pthread_mutex_lock(&ctx->lock);
+	/* After gws_run_commands() nothing is pending; anything queued since
+	 * means work now.  Requests made from here on see `napping` and kick
+	 * (gws_ctx_unlock() -> gws_service_kick()). */
+	skip = ctx->cmd_head || ctx->nwant_write || ctx->tx_defer_due || ctx->wake_pending ||
+	       ctx->rx_queued >= GWS_NAP_MAX_READ;
+	ctx->rx_queued = 0;
+	if (!skip) {
+		seq = atomic_load(&ctx->park_word);
+		atomic_store(&ctx->napping, true);
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	if (skip)
+		return;
+	/* svc_lock is lent as during epoll_wait: direct sends go on */
+	ctx->svc_held = false;
+	pthread_mutex_unlock(&ctx->svc_lock);
+	futex_wait_ns(&ctx->park_word, seq, ns);
+	pthread_mutex_lock(&ctx->svc_lock);
+	ctx->svc_held = true;
+	atomic_store(&ctx->napping, false);
+	atomic_fetch_add(&ctx->naps, 1);
+}
+
+unsigned long gws_context_naps(gws_context *ctx) { return atomic_load(&ctx->naps); }
 
 /* Runs the event loop on this thread until the group has events or the
  * deadline, if the service thread is parked; else returns 0 at once. */
