@@ -935,12 +935,25 @@ int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (c && c->wsc)
 			return gws_wsc_connected(c, wsi);
 		if (!c && lws_vhost_user(lws_get_vhost(wsi))) {
-			/* accepted by a listener: a connection, reading its
-			 * request (adoption does not send NEW_CLIENT_INSTANTIATED) */
+			/* accepted by a listener, or adopted by accept_stream(): a
+			 * connection, reading its request (adoption does not send
+			 * NEW_CLIENT_INSTANTIATED) */
 			on_server_wsi(wsi);
 			c = lws_get_opaque_user_data(wsi);
-			if (c)
-				return gws_wss_start(c, wsi);
+			if (!c)
+				return 0;
+			if (gws_wss_start(c, wsi))
+				return -1;
+			if (c->accept_head.len) {
+				/* what the program read of the request already */
+				gws_bytes head = c->accept_head;
+				int r;
+
+				memset(&c->accept_head, 0, sizeof(c->accept_head));
+				r = gws_wsc_rx(c, wsi, head.data, head.len);
+				gws_bytes_free(&head);
+				return r;
+			}
 		}
 		return 0;
 

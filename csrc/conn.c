@@ -44,6 +44,7 @@ static void free_args(struct gws_conn *c)
 	free(c->protocols);
 	free(c->headers);
 	c->address = c->path = c->host_header = c->protocols = c->headers = NULL;
+	gws_bytes_free(&c->accept_head);
 	gws_tls_free(c->tls);
 	c->tls = NULL;
 }

@@ -6,6 +6,7 @@
  * documented as safe from any thread.  One wake-up is in flight at a time
  * (wake_pending), so a burst of sends costs a single pipe write.
  */
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -119,10 +120,16 @@ static void run_one(gws_context *ctx, gws_cmd *cmd)
 		fd.sockfd = c->fd;
 		c->fd = -1;
 		if (vh && fd.sockfd >= 0) {
-			/* on_server_wsi() binds the new wsi to this conn. */
+			int fl = fcntl(fd.sockfd, F_GETFL);
+
+			if (fl >= 0 && !(fl & O_NONBLOCK))
+				fcntl(fd.sockfd, F_SETFL, fl | O_NONBLOCK);
+			/* A raw socket on the conn's own vhost (a listener that
+			 * listens nowhere): on_server_wsi() binds the new wsi to
+			 * this conn and wsserver.c reads the request.  (Adopted
+			 * as HTTP, lws would choose the vhost by Host header.) */
 			ctx->adopting = c;
-			nw = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP,
-			                                fd, NULL, NULL);
+			nw = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_SOCKET, fd, NULL, NULL);
 			ctx->adopting = NULL;
 		}
 		if (!nw) {

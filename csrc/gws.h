@@ -238,9 +238,15 @@ int64_t gws_group_broadcast_many(gws_group *g, const char *data, const size_t *l
 
 int gws_conn_new(gws_group *g, const gws_limits *limits, gws_conn **out);
 int gws_conn_connect(gws_conn *c, const gws_connect_args *args);
-/* Adopts a connected TCP socket as the server side of a WebSocket (the HTTP
- * upgrade request must still be unread).  The core owns fd from then on. */
-int gws_conn_accept_fd(gws_conn *c, int fd, const char *protocols, const char *headers);
+/* Adopts a connected TCP socket as the server side of a WebSocket: the core
+ * reads the HTTP upgrade request from it, after head[0..head_len) (what the
+ * caller read of the request already; may be empty), and answers it with
+ * the core's own handshake (wsserver.c).  On GWS_OK the core owns fd; on an
+ * error the caller keeps it.  GWS_ERR_UNAVAILABLE with
+ * GODOT_WEBSOCKET_SERVER=lws (lws 4.1 would pick the server settings of an
+ * adopted socket from its Host header among all servers). */
+int gws_conn_accept_fd(gws_conn *c, int fd, const char *protocols, const char *headers,
+                       const char *head, size_t head_len);
 uint32_t gws_conn_serial(const gws_conn *c);
 /* State as seen by the core (the caller keeps its own, event-driven view). */
 int gws_conn_state(const gws_conn *c);

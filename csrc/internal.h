@@ -277,6 +277,7 @@ struct gws_conn {
 	gws_bytes direct_rest;          /* [S] framed bytes a direct send left over */
 	size_t direct_rest_off;         /* [S] ...of which this many are written */
 	uint64_t direct_last_ns;        /* [S] time of the last direct send */
+	gws_bytes accept_head;          /* accept_stream(): request bytes read before */
 	_Atomic int64_t last_send_ns;   /* when the last gws_conn_send() returned */
 	bool wsi_ref;                   /* [S] the wsi holds a reference */
 	bool write_requested;

@@ -250,9 +250,8 @@ int gws_listener_create_vhost(struct gws_listener *l)
 	 * handshake and frames are the core's (wsserver.c, wsproto.c): lws'
 	 * server unmasks input 4 bytes at a time.  TLS ones stay lws
 	 * WebSocket servers, as does everything with GODOT_WEBSOCKET_SERVER=lws. */
-	l->raw = !(l->tls.cert_pem || l->tls.key_pem) &&
-	         l->args.port != CONTEXT_PORT_NO_LISTEN_SERVER && gws_wss_enabled();
-	if (l->raw) {
+	l->raw = !(l->tls.cert_pem || l->tls.key_pem) && gws_wss_enabled();
+	if (l->raw && l->args.port != CONTEXT_PORT_NO_LISTEN_SERVER) {
 		info.options |= LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
 		info.listen_accept_role = "raw-skt";  /* bound to protocols[0] */
 	}
@@ -364,21 +363,27 @@ int gws_listener_new(gws_group *g, const gws_listen_args *args, gws_listener **o
 	return listener_new(g, args, out);
 }
 
-int gws_conn_accept_fd(gws_conn *c, int fd, const char *protocols, const char *headers)
+int gws_conn_accept_fd(gws_conn *c, int fd, const char *protocols, const char *headers,
+                       const char *head, size_t head_len)
 {
 	gws_context *ctx = c->ctx;
 	gws_listen_args a;
 	gws_listener *l;
 	int r;
 
-	if (fd < 0)
+	if (fd < 0 || (head_len && !head))
 		return GWS_ERR_INVALID_PARAMETER;
+	if (!gws_wss_enabled())
+		return GWS_ERR_UNAVAILABLE;
 	gws_ctx_lock(ctx);
 	r = c->state == GWS_STATE_CONNECTING || c->state == GWS_STATE_OPEN || c->wsi ||
 	    c->listener ? GWS_ERR_ALREADY_IN_USE : GWS_OK;
 	gws_ctx_unlock(ctx);
 	if (r)
 		return r;
+	gws_bytes_free(&c->accept_head);
+	if (head_len && gws_bytes_append(&c->accept_head, head, head_len))
+		return GWS_ERR_OUT_OF_MEMORY;
 	/* A vhost that listens nowhere carries the protocols and headers of
 	 * this one server-side connection. */
 	memset(&a, 0, sizeof(a));

@@ -49,8 +49,8 @@ def _client(threaded: bool) -> None:
 
 def _accept_fd(threaded: bool) -> None:
     """gws_conn_accept_fd() (the core's adoption of a connected socket, which makes a
-    listener that listens nowhere), called directly: WebSocketPeer.accept_stream()
-    does not use it yet."""
+    listener that listens nowhere; WebSocketPeer.accept_stream()), called directly on
+    a socket pair, closed before the handshake."""
     a, b = socket.socketpair()
     with b:
         ctx = Context(threaded=threaded)
@@ -58,7 +58,7 @@ def _accept_fd(threaded: bool) -> None:
         out = ffi.new("gws_conn **")
         assert lib.gws_conn_new(group.ptr, WebSocketPeer()._limits(), out) == 0
         conn = ffi.gc(out[0], lib.gws_conn_release)
-        assert lib.gws_conn_accept_fd(conn, a.detach(), ffi.NULL, ffi.NULL) == 0
+        assert lib.gws_conn_accept_fd(conn, a.detach(), ffi.NULL, ffi.NULL, ffi.NULL, 0) == 0
         lib.gws_conn_close(conn, -1, ffi.NULL, 0)
         ctx.shutdown()
         del conn, group, ctx

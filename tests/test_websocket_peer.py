@@ -223,8 +223,8 @@ def test_accept_stream_contract() -> None:
         udp.close()
     a, b = socket.socketpair()
     try:
-        # Not implemented yet: a TCP-like stream socket is refused as unavailable.
-        assert p.accept_stream(a) == Error.ERR_UNAVAILABLE
+        # a stream socket, but not TCP (tests/test_accept_stream.py: the TCP cases)
+        assert p.accept_stream(a) == Error.ERR_INVALID_PARAMETER
         assert p.get_ready_state() == S.STATE_CLOSED
     finally:
         a.close()

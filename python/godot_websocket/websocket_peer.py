@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import logging
 import socket
+import ssl
 from array import array
 from collections import deque
 from collections.abc import Iterable
@@ -328,17 +329,9 @@ class WebSocketPeer(PacketPeer):
             _logger.error("connect_to_url: unsupported scheme %r", parsed.scheme)
             return Error.ERR_INVALID_PARAMETER
 
-        ctx = self._ctx()
-        if self._group is None or (self._owns_group and self._group.context is not ctx):
-            self._group = Group(ctx, auto_release=False)
-            self._owns_group = True
-        out = ffi.new("gws_conn **")
-        self._conn_inbound = self._inbound_buffer_size
-        err = lib.gws_conn_new(self._group.ptr, self._limits(), out)
-        if err != 0:
-            return Error(err)
-        self._conn = ffi.gc(out[0], lib.gws_conn_release)
-        self._serial = lib.gws_conn_serial(out[0])
+        err = self._new_conn()
+        if err != Error.OK:
+            return err
 
         tls = _TLSArgs(tls_client_options, parsed.host) if parsed.tls else None
         keep = [
@@ -365,21 +358,88 @@ class WebSocketPeer(PacketPeer):
         self._requested_url = url
         return Error.OK
 
-    def accept_stream(self, stream: Any) -> Error:
-        """Run the server side of a WebSocket on a connected TCP socket.
+    def _new_conn(self) -> Error:
+        """A fresh core connection in this peer's group (made on first use)."""
+        ctx = self._ctx()
+        if self._group is None or (self._owns_group and self._group.context is not ctx):
+            self._group = Group(ctx, auto_release=False)
+            self._owns_group = True
+        out = ffi.new("gws_conn **")
+        self._conn_inbound = self._inbound_buffer_size
+        err = lib.gws_conn_new(self._group.ptr, self._limits(), out)
+        if err != 0:
+            return Error(err)
+        self._conn = ffi.gc(out[0], lib.gws_conn_release)
+        self._serial = lib.gws_conn_serial(out[0])
+        return Error.OK
 
-        ``stream`` is a connected :class:`socket.socket` whose HTTP upgrade request
-        is still unread (Python has no StreamPeer); see ``docs/differences.md``.
-        Adopting sockets is not implemented yet: returns ``ERR_UNAVAILABLE``.
+    def accept_stream(self, stream: Any, request: str | bytes = "") -> Error:
+        """Run the server side of a WebSocket on a TCP connection the program accepted.
+
+        ``stream`` is a connected TCP :class:`socket.socket` (Python has no StreamPeer)
+        whose HTTP upgrade request is still unread, or was read only as far as
+        ``request`` (what was read of it, handed over: Godot's optional second
+        argument after 4.7).  On ``OK`` the peer owns the socket: it is detached from
+        ``stream`` (whose ``fileno()`` becomes -1) and closed with the peer.  The state
+        is ``STATE_CONNECTING`` until the handshake, which the I/O thread runs (10 s at
+        most), succeeds (``STATE_OPEN``) or fails (``STATE_CLOSED``).
+
+        Returns ``ERR_INVALID_PARAMETER`` for ``None`` or anything but a connected TCP
+        socket, ``ERR_ALREADY_IN_USE`` while connecting or open, and
+        ``ERR_UNAVAILABLE`` for an :class:`ssl.SSLSocket` (its TLS session cannot be
+        handed to the core; see ``docs/differences.md``).  Raises ``TypeError`` when
+        ``request`` is neither ``str`` nor ``bytes``.
         """
+        if not isinstance(request, (str, bytes)):
+            raise TypeError("request must be a str or bytes")
         if stream is None:
+            _logger.error("accept_stream: no stream")
             return Error.ERR_INVALID_PARAMETER
         if self._state in (_State.STATE_CONNECTING, _State.STATE_OPEN):
+            _logger.error("accept_stream: the peer is already in use")
             return Error.ERR_ALREADY_IN_USE
-        if not isinstance(stream, socket.socket) or stream.type != socket.SOCK_STREAM:
+        if not isinstance(stream, socket.socket) or stream.type != socket.SOCK_STREAM or \
+                stream.family not in (socket.AF_INET, socket.AF_INET6):
+            _logger.error("accept_stream: %r is not a TCP socket", stream)
             return Error.ERR_INVALID_PARAMETER
-        _logger.error("accept_stream: adopting sockets is not supported yet")
-        return Error.ERR_UNAVAILABLE
+        if isinstance(stream, ssl.SSLSocket):
+            _logger.error("accept_stream: a TLS socket's session cannot be handed over; "
+                          "use create_server() with TLSOptions.server()")
+            return Error.ERR_UNAVAILABLE
+        try:
+            stream.getpeername()
+        except OSError:
+            _logger.error("accept_stream: the socket is not connected")
+            return Error.ERR_INVALID_PARAMETER
+        head = request.encode("utf-8") if isinstance(request, str) else request
+        # Godot clears the peer here, as connect_to_url() does.
+        self._drop_conn()
+        self._reset_connection_state()
+        self._close_code = -1
+        self._close_reason = ""
+        err = self._new_conn()
+        if err != Error.OK:
+            return err
+        keep = []
+        protocols = headers = ffi.NULL
+        if self._supported_protocols:
+            keep.append(ffi.new("char[]", ",".join(self._supported_protocols).encode("utf-8")))
+            protocols = keep[-1]
+        if self._handshake_headers:
+            keep.append(ffi.new("char[]", "\r\n".join(self._handshake_headers).encode("utf-8")))
+            headers = keep[-1]
+        fd = stream.fileno()
+        err = Error(lib.gws_conn_accept_fd(self._conn, fd, protocols, headers, head, len(head)))
+        if err != Error.OK:
+            self._drop_conn()
+            if err == Error.ERR_UNAVAILABLE:
+                _logger.error("accept_stream: unavailable with GODOT_WEBSOCKET_SERVER=lws")
+            return err
+        stream.detach()  # the core owns the descriptor now
+        self._server_tls = False
+        self._state = _State.STATE_CONNECTING
+        self._requested_url = ""
+        return Error.OK
 
     def poll(self) -> None:
         """Apply everything the connection did since the last poll (state, messages, close)."""
