@@ -997,13 +997,19 @@ int gws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 	case LWS_CALLBACK_PROTOCOL_DESTROY: {
 		/* The vhost is gone: it no longer needs the listener, whose
-		 * strings its protocol table points at.  (lws sends this only
-		 * to vhosts that got PROTOCOL_INIT: gws_context_new() sees
-		 * that every vhost does, at its creation.) */
+		 * strings its protocol table points at.  lws sends this to the
+		 * entries of its copy of the table in order, and each entry's
+		 * name is one of the listener's strings: the listener may go
+		 * only at the last entry (recognised by its name's address,
+		 * never read), else lws would hand the next callbacks freed
+		 * names (an accept_stream() peer whose vhost went with its
+		 * context: the listener's last reference was the vhost's).
+		 * (lws sends this only to vhosts that got PROTOCOL_INIT:
+		 * gws_context_new() sees that every vhost does, at its creation.) */
 		struct gws_listener *l = lws_vhost_user(lws_get_vhost(wsi));
 		const struct lws_protocols *p = lws_get_protocol(wsi);
 
-		if (l && p && p->name && !p->name[0] && l->vhost_ref) {
+		if (l && p && l->vhost_ref && p->name == l->protocols[l->nprotocols].name) {
 			l->vhost_ref = false;
 			gws_listener_unref(l);
 		}
