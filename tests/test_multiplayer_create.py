@@ -114,14 +114,15 @@ def test_create_server_on_ipv4_loopback() -> None:
         assert server.get_connection_status() == CONNECTED and server.is_server()
         assert server.get_unique_id() == 1 and 0 < port < 65536
         (client,) = connect_clients(server, port, 1)
-        assert server.get_peer_address(client.get_unique_id()) == "127.0.0.1"
-        client.close()
+        cid = client.get_unique_id()
+        assert server.get_peer_address(cid) == "127.0.0.1"
+        client.close()  # (its unique id reads 0 from here on)
         if has_ipv6_loopback():
             v6 = W()
             v6.create_client(url_of(port, "::1"))
             assert pump([server, v6], lambda: v6.get_connection_status() == DISCONNECTED)
-            assert server.get_peer_ids() == [] or server.get_peer_ids() == [
-                client.get_unique_id()]
+            # the v6 attempt fails at once: the server may not have seen the close yet
+            assert server.get_peer_ids() in ([], [cid])
     finally:
         server.close()
 
