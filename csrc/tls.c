@@ -490,6 +490,16 @@ void gws_tls_server_setup(struct gws_listener *l, void *ssl_ctx)
 
 	if (!sctx)
 		return;
+	/* No session tickets, as Godot's server (mbedTLS without ticket
+	 * callbacks): a WebSocket connection lives long, resumption saves
+	 * nothing.  And a TLS 1.3 ticket arrives after the client's handshake
+	 * is done, when a client may already be writing its upgrade request:
+	 * python websockets' sync client then reads (the tickets, on its
+	 * receiving thread) and writes (the request) on one ssl socket at once,
+	 * which is not safe, and lost the request about once in 100 handshakes
+	 * on a loaded machine (docs/tls.md). */
+	SSL_CTX_set_options(sctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(sctx, 0);
 	ERR_clear_error();
 	last_error[0] = 0;
 	if (!cert || !*cert) {

@@ -180,6 +180,25 @@ def test_python_client_verifies_our_server(pki: PKI, start_server: Any, ws_conne
     assert conn.recv(timeout=TIMEOUT) == b"pong"
 
 
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3],
+                         ids=["tls1.2", "tls1.3"])
+def test_our_server_issues_no_session_tickets(pki: PKI, start_server: Any, ws_connect: Any,
+                                              version: ssl.TLSVersion) -> None:
+    """As Godot's server (mbedTLS without ticket callbacks).  Also what keeps python
+    websockets' sync client safe: a TLS 1.3 ticket read on its receiving thread while the
+    connecting thread writes the upgrade request lost the request now and then."""
+    server, port = start_server(server_options(pki.leaf))
+    ctx = ssl.create_default_context()
+    pki.ca.configure_trust(ctx)
+    ctx.minimum_version = ctx.maximum_version = version
+    conn = ws_connect(f"wss://127.0.0.1:{port}/", ssl=ctx)
+    assert pump(server, server.get_peer_ids, TIMEOUT)
+    conn.recv(timeout=TIMEOUT)  # the peer id: anything sent after the handshake is in
+    assert conn.socket.version() == {ssl.TLSVersion.TLSv1_2: "TLSv1.2",
+                                     ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version]
+    assert conn.socket.session is not None and not conn.socket.session.has_ticket
+
+
 def test_python_client_refuses_a_server_without_its_intermediate(
         pki: PKI, start_server: Any, ws_connect: Any) -> None:
     _server, port = start_server(server_options(pki.leaf, full_chain=False))
