@@ -176,7 +176,10 @@ struct gws_context {
 	int64_t rx_nap_share;           /* a nap: drain_lag_ns / this */
 	atomic_bool napping;
 	atomic_ulong naps;              /* naps taken (for tests) */
-	uint64_t rx_queued;             /* [L] bytes of events queued since the last nap check */
+	/* [L] bytes of events queued since gws_service_nap() last got as far
+	 * as the lock (it returns before that while no nap is due: then the
+	 * first nap due may be skipped once for bytes of earlier steps) */
+	uint64_t rx_queued;
 };
 
 struct gws_group {

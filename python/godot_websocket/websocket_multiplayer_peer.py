@@ -273,12 +273,8 @@ class WebSocketMultiplayerPeer(MultiplayerPeer):
         if bind_address != "*":
             keep.append(ffi.new("char[]", bind_address.encode("ascii")))
             args.bind_address = keep[-1]
-        if t.get_supported_protocols():
-            keep.append(ffi.new("char[]", ",".join(t.get_supported_protocols()).encode()))
-            args.protocols = keep[-1]
-        if t.get_handshake_headers():
-            keep.append(ffi.new("char[]", "\r\n".join(t.get_handshake_headers()).encode()))
-            args.headers = keep[-1]
+        protocols, headers = t._handshake_cstrings()
+        args.protocols, args.headers = protocols, headers
         tls = None
         if tls_server_options is not None:
             tls = _TLSArgs(tls_server_options, "")

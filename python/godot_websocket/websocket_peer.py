@@ -342,12 +342,8 @@ class WebSocketPeer(PacketPeer):
         args = ffi.new("gws_connect_args *")
         args.address, args.path, args.host_header = keep
         args.port = parsed.port
-        if self._supported_protocols:
-            keep.append(ffi.new("char[]", ",".join(self._supported_protocols).encode("utf-8")))
-            args.protocols = keep[-1]
-        if self._handshake_headers:
-            keep.append(ffi.new("char[]", "\r\n".join(self._handshake_headers).encode("utf-8")))
-            args.headers = keep[-1]
+        protocols, headers = self._handshake_cstrings()
+        args.protocols, args.headers = protocols, headers
         if tls is not None:
             args.tls = tls.ptr
         err = lib.gws_conn_connect(self._conn, args)
@@ -357,6 +353,17 @@ class WebSocketPeer(PacketPeer):
         self._state = _State.STATE_CONNECTING
         self._requested_url = url
         return Error.OK
+
+    def _handshake_cstrings(self) -> tuple[Any, Any]:
+        """``supported_protocols`` (comma-separated) and ``handshake_headers`` (CRLF
+        between lines) as C strings for the core, ``ffi.NULL`` when empty; the caller
+        keeps them alive while the core reads them."""
+        protocols = headers = ffi.NULL
+        if self._supported_protocols:
+            protocols = ffi.new("char[]", ",".join(self._supported_protocols).encode("utf-8"))
+        if self._handshake_headers:
+            headers = ffi.new("char[]", "\r\n".join(self._handshake_headers).encode("utf-8"))
+        return protocols, headers
 
     def _new_conn(self) -> Error:
         """A fresh core connection in this peer's group (made on first use)."""
@@ -420,14 +427,7 @@ class WebSocketPeer(PacketPeer):
         err = self._new_conn()
         if err != Error.OK:
             return err
-        keep = []
-        protocols = headers = ffi.NULL
-        if self._supported_protocols:
-            keep.append(ffi.new("char[]", ",".join(self._supported_protocols).encode("utf-8")))
-            protocols = keep[-1]
-        if self._handshake_headers:
-            keep.append(ffi.new("char[]", "\r\n".join(self._handshake_headers).encode("utf-8")))
-            headers = keep[-1]
+        protocols, headers = self._handshake_cstrings()
         fd = stream.fileno()
         err = Error(lib.gws_conn_accept_fd(self._conn, fd, protocols, headers, head, len(head)))
         if err != Error.OK:
@@ -438,7 +438,6 @@ class WebSocketPeer(PacketPeer):
         stream.detach()  # the core owns the descriptor now
         self._server_tls = False
         self._state = _State.STATE_CONNECTING
-        self._requested_url = ""
         return Error.OK
 
     def poll(self) -> None:
